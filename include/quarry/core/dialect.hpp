@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// A dialect answers "how does this database spell that". The visitor asks; it never branches
+// on a dialect's identity, so a third dialect is one more file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "quarry/core/ast.hpp"
+
+namespace quarry::core {
+
+enum class Feature : std::uint8_t {
+    distinct_on, row_locks, lateral_join, ilike, right_join, full_join,
+};
+std::string_view to_string(Feature f);
+
+enum class InListStyle : std::uint8_t {
+    expanded,  // x IN (?, ?, ?): the list length is part of the statement's shape
+    array,     // x = ANY($1): one array parameter, one shape for every length
+};
+
+enum class CompoundWrap : std::uint8_t {
+    parentheses,  // (SELECT ... LIMIT 1) UNION (...)
+    subselect,    // SELECT * FROM (SELECT ... LIMIT 1) UNION ...
+};
+
+class Dialect {
+public:
+    virtual ~Dialect() = default;
+    virtual std::string_view name() const noexcept = 0;
+    // n is 1-based, counted in the order parameters appear in the SQL text.
+    virtual void placeholder(std::string& out, std::uint32_t n) const = 0;
+    virtual std::string_view boolean(bool v) const noexcept = 0;
+    virtual bool supports(Feature f) const noexcept = 0;
+    virtual InListStyle in_list_style() const noexcept = 0;
+    virtual CompoundWrap compound_wrap() const noexcept = 0;
+    virtual std::string_view type_name(SqlType t) const noexcept = 0;
+    virtual std::string_view function_name(Func f) const noexcept;
+    // What OFFSET needs before it when there is no LIMIT ("LIMIT -1 " on SQLite).
+    virtual std::string_view offset_prefix() const noexcept { return {}; }
+    // The most parameters one statement may bind.
+    virtual std::uint32_t max_params() const noexcept = 0;
+};
+
+const Dialect& sqlite();
+const Dialect& postgres();
+
+}  // namespace quarry::core

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+#include <charconv>
+
+#include "quarry/core/dialect.hpp"
+
+namespace quarry::core {
+namespace {
+
+class PostgresDialect final : public Dialect {
+public:
+    std::string_view name() const noexcept override { return "postgres"; }
+    void placeholder(std::string& out, std::uint32_t n) const override {
+        char buf[12];
+        buf[0] = '$';
+        auto r = std::to_chars(buf + 1, buf + sizeof buf, n);
+        out.append(buf, r.ptr);
+    }
+    std::string_view boolean(bool v) const noexcept override { return v ? "TRUE" : "FALSE"; }
+    bool supports(Feature) const noexcept override { return true; }
+    InListStyle in_list_style() const noexcept override { return InListStyle::array; }
+    CompoundWrap compound_wrap() const noexcept override { return CompoundWrap::parentheses; }
+    std::string_view type_name(SqlType t) const noexcept override {
+        switch (t) {
+            case SqlType::boolean: return "boolean";
+            case SqlType::integer: return "integer";
+            case SqlType::bigint: return "bigint";
+            case SqlType::real: return "double precision";
+            case SqlType::blob: return "bytea";
+            case SqlType::timestamp: return "timestamptz";
+            case SqlType::date: return "date";
+            case SqlType::json: return "jsonb";
+            case SqlType::uuid: return "uuid";
+            case SqlType::any: return "numeric";
+            default: return "text";
+        }
+    }
+    std::uint32_t max_params() const noexcept override { return 65535; }
+};
+
+}  // namespace
+
+const Dialect& postgres() {
+    static const PostgresDialect d;
+    return d;
+}
+
+}  // namespace quarry::core

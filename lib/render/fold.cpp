@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+#include "render/fold.hpp"
+
+#include "quarry/errors.hpp"
+
+namespace quarry::render {
+
+using core::Clause;
+
+const Node* chain_root(const Node* leaf) noexcept {
+    while (leaf->parent) leaf = leaf->parent.get();
+    return leaf;
+}
+
+namespace {
+
+void reset(Parts& p, Clause which) {
+    switch (which) {
+        case Clause::where: p.wheres.clear(); break;
+        case Clause::having: p.havings.clear(); break;
+        case Clause::select: p.select = nullptr; break;
+        case Clause::join: p.joins.clear(); break;
+        case Clause::group_by: p.group_bys.clear(); break;
+        case Clause::order_by: p.orders.clear(); break;
+        case Clause::limit: p.limit = nullptr; p.limit_one = false; break;
+        case Clause::offset: p.offset = nullptr; break;
+        case Clause::distinct: p.distinct = false; p.distinct_on.clear(); break;
+        case Clause::lock: p.lock = nullptr; break;
+        case Clause::with: p.ctes.clear(); break;
+        case Clause::set_op: p.set_ops.clear(); break;
+        case Clause::window_def: p.windows.clear(); break;
+        default: throw QueryError("exclude: this clause cannot be excluded");
+    }
+}
+
+void flip_all(Parts& p) {
+    if (p.orders.empty()) p.orders.push_back({nullptr, false});
+    for (auto& e : p.orders) e.flip = !e.flip;
+}
+
+}  // namespace
+
+void fold(const Node* leaf, Parts& p) {
+    util::SmallVec<const Node*, 16> chain;
+    for (const Node* n = leaf; n; n = n->parent.get()) chain.push_back(n);
+    for (std::size_t k = chain.size(); k-- > 0;) {
+        const Node* n = chain[k];
+        if (!n->subs().empty()) p.has_subqueries = true;
+        switch (n->kind) {
+            case Clause::from_table:
+            case Clause::from_query: p.root = n; break;
+            case Clause::where: p.wheres.push_back({n, false}); break;
+            case Clause::or_where:
+                // OR against the whole accumulated predicate; with nothing before it, it is a plain filter.
+                p.wheres.push_back({n, !p.wheres.empty()});
+                break;
+            case Clause::having: p.havings.push_back({n, false}); break;
+            case Clause::or_having: p.havings.push_back({n, !p.havings.empty()}); break;
+            case Clause::select: p.select = n; break;
+            case Clause::join: p.joins.push_back(n); break;
+            case Clause::group_by: p.group_bys.push_back(n); break;
+            case Clause::order_by: p.orders.push_back({n, false}); break;
+            case Clause::prepend_order_by: p.orders.insert_front({n, false}); break;
+            case Clause::limit: p.limit = n; p.limit_one = false; break;
+            case Clause::offset: p.offset = n; break;
+            case Clause::distinct: p.distinct = true; break;
+            case Clause::distinct_on: p.distinct_on.push_back(n); break;
+            case Clause::lock: p.lock = n; break;
+            case Clause::with: {
+                // A CTE with the same name is replaced in place.
+                bool replaced = false;
+                for (auto& c : p.ctes)
+                    if (c->alias_name() == n->alias_name()) { c = n; replaced = true; }
+                if (!replaced) p.ctes.push_back(n);
+                break;
+            }
+            case Clause::set_op: p.set_ops.push_back(n); break;
+            case Clause::window_def: p.windows.push_back(n); break;
+            case Clause::exclude: reset(p, static_cast<Clause>(n->sub)); break;
+            case Clause::reverse_order: flip_all(p); break;
+            case Clause::first:
+                if (p.orders.empty()) p.orders.push_back({nullptr, false});
+                p.limit = nullptr;
+                p.limit_one = true;
+                break;
+            case Clause::last:
+                flip_all(p);
+                p.limit = nullptr;
+                p.limit_one = true;
+                break;
+            default: throw QueryError("a write-statement clause was piped into a query");
+        }
+    }
+    if (!p.root) throw QueryError("query has no FROM source");
+}
+
+}  // namespace quarry::render

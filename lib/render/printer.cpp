@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// describe(): a query value as its pipe chain, each expression fully parenthesised.
+#include <charconv>
+
+#include "quarry/core/render.hpp"
+#include "render/renderer.hpp"
+#include "util/identifier.hpp"
+
+namespace quarry::core {
+namespace {
+
+class DebugDialect final : public Dialect {
+public:
+    std::string_view name() const noexcept override { return "debug"; }
+    void placeholder(std::string& out, std::uint32_t n) const override {
+        char buf[12];
+        buf[0] = '$';
+        auto r = std::to_chars(buf + 1, buf + sizeof buf, n);
+        out.append(buf, r.ptr);
+    }
+    std::string_view boolean(bool v) const noexcept override { return v ? "TRUE" : "FALSE"; }
+    bool supports(Feature) const noexcept override { return true; }
+    InListStyle in_list_style() const noexcept override { return InListStyle::array; }
+    CompoundWrap compound_wrap() const noexcept override { return CompoundWrap::parentheses; }
+    std::string_view type_name(SqlType t) const noexcept override { return to_string(t); }
+    std::uint32_t max_params() const noexcept override { return 0xffffffffu; }
+};
+
+std::string_view clause_name(Clause c) {
+    static constexpr std::string_view names[] = {
+        "from", "from_query", "insert", "update", "delete", "where", "or_where", "having", "or_having", "select",
+        "join", "group_by", "order_by", "prepend_order_by", "limit", "offset", "distinct", "distinct_on", "lock",
+        "with", "set_op", "window", "exclude", "reverse_order", "first", "last", "on_conflict", "returning", "set"};
+    return names[static_cast<int>(c)];
+}
+
+void append_value(std::string& out, const Value& v) {
+    switch (v.kind) {
+        case ValueKind::null: out += "NULL"; break;
+        case ValueKind::boolean: out += v.i ? "true" : "false"; break;
+        case ValueKind::integer:
+        case ValueKind::timestamp: out += std::to_string(v.i); break;
+        case ValueKind::real: out += std::to_string(v.d); break;
+        case ValueKind::text:
+            out += '\'';
+            for (char c : v.text()) {
+                if (c == '\'') out += '\'';
+                out += c;
+            }
+            out += '\'';
+            break;
+        case ValueKind::blob: out += "<" + std::to_string(v.size) + " bytes>"; break;
+        case ValueKind::array:
+            out += '{';
+            for (std::uint32_t i = 0; i < v.size; ++i) {
+                if (i) out += ", ";
+                append_value(out, v.items[i]);
+            }
+            out += '}';
+            break;
+    }
+    if (v.kind != ValueKind::null) {
+        out += "::";
+        out += to_string(v.kind);
+    }
+}
+
+}  // namespace
+
+std::string describe(const NodePtr& statement) {
+    static const DebugDialect debug;
+    std::vector<const Node*> chain;
+    for (const Node* n = statement.get(); n; n = n->parent.get()) chain.push_back(n);
+    std::string out;
+    std::vector<Value> params;
+    render::Renderer r(debug, &out, params);
+    r.set_printer(true);
+    for (std::size_t k = chain.size(); k-- > 0;) {
+        const Node& n = *chain[k];
+        if (k + 1 != chain.size()) out += "\n| ";
+        out += clause_name(n.kind);
+        if (n.table) {
+            out += ' ';
+            out += n.table->quoted;
+        }
+        if (n.alias) {
+            out += " AS ";
+            util::append_quoted(out, n.alias_name());
+        }
+        if (n.kind == Clause::exclude) {
+            out += ' ';
+            out += clause_name(static_cast<Clause>(n.sub));
+        }
+        if (n.top_count()) {
+            out += ' ';
+            std::uint32_t i = 0;
+            r.expression_list(n, i, n.top_count(), ", ");
+        }
+        for (const auto& sub : n.subs()) {
+            out += " (";
+            std::string inner = describe(sub);
+            for (char c : inner) {
+                out += c;
+                if (c == '\n') out += "    ";
+            }
+            out += ')';
+        }
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        out += i ? ", " : "\n-- params: ";
+        out += '$';
+        out += std::to_string(i + 1);
+        out += " = ";
+        append_value(out, params[i]);
+    }
+    return out;
+}
+
+}  // namespace quarry::core

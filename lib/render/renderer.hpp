@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// The visitor: walks nodes and asks the dialect how to spell each construct.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "quarry/core/dialect.hpp"
+#include "render/fold.hpp"
+
+namespace quarry::render {
+
+using core::ColumnInfo;
+using core::ColumnRef;
+using core::Dialect;
+using core::Op;
+using core::Value;
+
+struct Source {
+    const core::TableInfo* table;
+    std::string_view alias;  // empty: the table's own name
+    unsigned scope;
+};
+
+class Renderer {
+public:
+    // `out` null: collect parameters only (no text, no validation: the text was rendered before).
+    Renderer(const Dialect& d, std::string* out, std::vector<Value>& params) : d_(d), out_(out), params_(params) {}
+
+    void statement(const Node& leaf);
+    // Printer mode: every compound expression is parenthesised.
+    // Printer mode: every compound expression is parenthesised, columns always qualified, and
+    // subqueries are described by the printer itself.
+    void set_printer(bool on) { full_parens_ = printer_ = on; }
+    void expression_list(const Node& n, std::uint32_t& i, std::uint32_t count, std::string_view sep);
+
+private:
+    void select(const Node& leaf, const std::vector<const ColumnInfo*>* only_columns = nullptr);
+    void select_parts(Parts& p, const std::vector<const ColumnInfo*>* only_columns);
+    void insert(const Node& root, const Node& leaf);
+    void update(const Node& root, const Node& leaf);
+    void remove(const Node& root, const Node& leaf);
+    // UPDATE/DELETE filters that SQL cannot express directly become `pk IN (SELECT pk ...)`.
+    bool needs_key_subquery(const Parts& p) const;
+    void key_subquery_filter(const Node& filter);
+    void returning(const Node& leaf);
+
+    void ctes(const Parts& p);
+    void source_of(const Node& n);
+    void predicate(const util::SmallVec<Predicate, 4>& preds, std::size_t upto, int min_prec);
+    void order_list(const Parts& p, bool compound);
+    void expr(const Node& n, std::uint32_t& i, int min_prec);
+    void column(const Node& n, const ColumnRef& r);
+    void param(const Value& v);
+    void subquery(const Node& q);
+    void check(core::Feature f);
+
+    void put(std::string_view s) {
+        if (out_) out_->append(s);
+    }
+    void put(char c) {
+        if (out_) out_->push_back(c);
+    }
+    void quoted(std::string_view ident);
+
+    const Dialect& d_;
+    std::string* out_;
+    std::vector<Value>& params_;
+    std::vector<Source> sources_;
+    unsigned scope_ = 0;
+    bool qualify_ = false;
+    bool flip_ = false;
+    bool unqualified_ = false;  // SET targets, compound ORDER BY, RETURNING of INSERT
+    bool full_parens_ = false;
+    bool printer_ = false;
+};
+
+}  // namespace quarry::render
