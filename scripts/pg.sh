@@ -74,14 +74,8 @@ check_tools() {
 
 # Makes DIR writable for the server's user and checks that it really is.
 prepare_dir() {
-  mkdir -p "$DIR"
-  DIR=$(cd "$DIR" && pwd -P)
-  [[ -e "$DIR/data" ]] && die "$DIR/data already exists; run '$0 stop $DIR' first"
-  touch "$DIR/$MARKER"
-  if [[ $(id -u) -eq 0 ]]; then
-    chown -R postgres: "$DIR"
-    chmod 700 "$DIR"
-  fi
+  [[ $(id -u) -eq 0 ]] && chown -R postgres: "$DIR"
+  chmod 700 "$DIR"
   as_pg test -w "$DIR" ||
     die "$DIR is not writable by OS user $(os_user) (a parent directory may not be searchable; use a DIR under /tmp)"
   as_pg mkdir -p "$DIR/sock"
@@ -129,6 +123,11 @@ start_server() {
 }
 
 cmd_start() {
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd -P)
+  [[ -e "$DIR/data" ]] && die "$DIR/data already exists; run '$0 stop $DIR' first"
+  # Marked first, so that `stop` can clean up even after a failed start.
+  touch "$DIR/$MARKER"
   check_tools
   prepare_dir
   init_cluster

@@ -204,7 +204,7 @@ struct in_list_expr : expr_base<in_list_expr<L, V>> {
     std::vector<V> values;
     bool negated;
     void lower(core::Lowerer& l) const {
-        std::uint32_t at = l.op(core::OpKind::in_list, negated, 1);
+        std::uint32_t at = l.op(core::OpKind::in_list, negated, 1, 0, 0, static_cast<std::uint32_t>(value_traits<V>::kind));
         lhs.lower(l);
         std::uint32_t first = l.begin_list();
         for (const auto& v : values) value_traits<V>::bind(l, v);
@@ -415,6 +415,15 @@ struct expr_base {
     auto asc() const { return quarry::asc(self()); }
     auto desc() const { return quarry::desc(self()); }
     auto as(std::string name) const { return quarry::as(self(), std::move(name)); }
+};
+
+// A developer's integer constant rendered as SQL text (frame offsets, LAG's offset): never a
+// user value, and the database needs it as a literal of its own type.
+struct int_literal : expr_base<int_literal> {
+    using value_type = std::int64_t;
+    using tables = type_list<>;
+    std::int64_t v;
+    void lower(core::Lowerer& l) const { l.integer(v); }
 };
 
 // ---- aliased sources: a table joined twice ------------------------------------------------

@@ -165,6 +165,7 @@ struct over_expr : expr_base<over_expr<F, W>> {
 };
 
 template <class F, class W>
+    requires requires(const W& w, core::Lowerer& l) { w.lower(l); }
 auto over(F fn, W spec) { return over_expr<F, W>{{}, std::move(fn), std::move(spec), {}}; }
 template <class F>
 auto over(F fn, std::string window_name) {
@@ -176,16 +177,16 @@ inline auto rank() { return detail::func<std::int64_t>(core::Func::rank, 0); }
 inline auto dense_rank() { return detail::func<std::int64_t>(core::Func::dense_rank, 0); }
 inline auto percent_rank() { return detail::func<double>(core::Func::percent_rank, 0); }
 inline auto cume_dist() { return detail::func<double>(core::Func::cume_dist, 0); }
-inline auto ntile(std::int64_t n) { return detail::func<std::int64_t>(core::Func::ntile, 0, as_expr(n)); }
+inline auto ntile(std::int64_t n) { return detail::func<std::int64_t>(core::Func::ntile, 0, int_literal{{}, n}); }
 template <class E>
 auto lag(E e, std::int64_t offset = 1) {
     using X = expr_t<E>;
-    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::lag, 0, as_expr(std::move(e)), as_expr(offset));
+    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::lag, 0, as_expr(std::move(e)), int_literal{{}, offset});
 }
 template <class E>
 auto lead(E e, std::int64_t offset = 1) {
     using X = expr_t<E>;
-    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::lead, 0, as_expr(std::move(e)), as_expr(offset));
+    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::lead, 0, as_expr(std::move(e)), int_literal{{}, offset});
 }
 template <class E>
 auto first_value(E e) { return detail::func<typename expr_t<E>::value_type>(core::Func::first_value, 0, as_expr(std::move(e))); }
@@ -194,7 +195,7 @@ auto last_value(E e) { return detail::func<typename expr_t<E>::value_type>(core:
 template <class E>
 auto nth_value(E e, std::int64_t n) {
     using X = expr_t<E>;
-    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::nth_value, 0, as_expr(std::move(e)), as_expr(n));
+    return detail::func<std::optional<detail::plain_t<X>>>(core::Func::nth_value, 0, as_expr(std::move(e)), int_literal{{}, n});
 }
 
 // WINDOW "name" AS (spec), for over(fn, "name").
@@ -315,8 +316,16 @@ struct tuple_in_expr : expr_base<tuple_in_expr<L, V...>> {
 };
 
 // (a, b) IN (VALUES ($1, $2), ($3, $4))
+namespace detail {
+template <class T>
+struct tuple_width : std::integral_constant<std::size_t, 0> {};
+template <class... T>
+struct tuple_width<std::tuple<T...>> : std::integral_constant<std::size_t, sizeof...(T)> {};
+}  // namespace detail
+
 template <class L, class... V>
-auto in(L lhs, std::vector<std::tuple<V...>> rows) requires(std::tuple_size_v<typename L::value_type> == sizeof...(V)) {
+    requires(detail::tuple_width<typename L::value_type>::value == sizeof...(V) && sizeof...(V) > 0)
+auto in(L lhs, std::vector<std::tuple<V...>> rows) {
     return tuple_in_expr<L, stored_t<V>...>{{}, std::move(lhs), {rows.begin(), rows.end()}, false};
 }
 

@@ -26,24 +26,28 @@ template <std::integral T>
 struct value_traits<T> {
     static constexpr core::SqlType sql_type = sizeof(T) > 4 ? core::SqlType::bigint : core::SqlType::integer;
     static constexpr family fam = family::numeric;
+    static constexpr core::ValueKind kind = core::ValueKind::integer;
     static void bind(core::Lowerer& l, T v) { l.param(core::Value::integer(static_cast<std::int64_t>(v))); }
 };
 template <>
 struct value_traits<bool> {
     static constexpr core::SqlType sql_type = core::SqlType::boolean;
     static constexpr family fam = family::boolean;
+    static constexpr core::ValueKind kind = core::ValueKind::boolean;
     static void bind(core::Lowerer& l, bool v) { l.param(core::Value::boolean(v)); }
 };
 template <std::floating_point T>
 struct value_traits<T> {
     static constexpr core::SqlType sql_type = core::SqlType::real;
     static constexpr family fam = family::numeric;
+    static constexpr core::ValueKind kind = core::ValueKind::real;
     static void bind(core::Lowerer& l, T v) { l.param(core::Value::real(static_cast<double>(v))); }
 };
 template <>
 struct value_traits<std::string> {
     static constexpr core::SqlType sql_type = core::SqlType::text;
     static constexpr family fam = family::text;
+    static constexpr core::ValueKind kind = core::ValueKind::text;
     static void bind(core::Lowerer& l, std::string_view v) { l.param_text(v); }
 };
 template <>
@@ -52,6 +56,7 @@ template <>
 struct value_traits<std::vector<std::byte>> {
     static constexpr core::SqlType sql_type = core::SqlType::blob;
     static constexpr family fam = family::blob;
+    static constexpr core::ValueKind kind = core::ValueKind::blob;
     static void bind(core::Lowerer& l, const std::vector<std::byte>& v) {
         l.param_blob({reinterpret_cast<const char*>(v.data()), v.size()});
     }
@@ -60,6 +65,7 @@ template <class Duration>
 struct value_traits<std::chrono::sys_time<Duration>> {
     static constexpr core::SqlType sql_type = core::SqlType::timestamp;
     static constexpr family fam = family::time;
+    static constexpr core::ValueKind kind = core::ValueKind::timestamp;
     static void bind(core::Lowerer& l, std::chrono::sys_time<Duration> t) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
         l.param(core::Value::timestamp(us));
@@ -69,6 +75,7 @@ template <class T>
 struct value_traits<std::optional<T>> {
     static constexpr core::SqlType sql_type = value_traits<T>::sql_type;
     static constexpr family fam = value_traits<T>::fam;
+    static constexpr core::ValueKind kind = value_traits<T>::kind;
     static void bind(core::Lowerer& l, const std::optional<T>& v) {
         if (v)
             value_traits<T>::bind(l, *v);
@@ -91,6 +98,7 @@ template <>
 struct value_traits<dynamic_value> {
     static constexpr core::SqlType sql_type = core::SqlType::any;
     static constexpr family fam = family::dynamic;
+    static constexpr core::ValueKind kind = core::ValueKind::null;
 };
 
 template <class T>

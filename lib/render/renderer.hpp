@@ -70,6 +70,7 @@ private:
     bool qualify_ = false;
     bool flip_ = false;
     bool unqualified_ = false;  // SET targets, compound ORDER BY, RETURNING of INSERT
+    const core::TableInfo* output_names_ = nullptr;  // names for the next subquery's select list
     bool full_parens_ = false;
     bool printer_ = false;
 };

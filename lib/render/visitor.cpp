@@ -252,6 +252,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
                 put(o.sub ? " <> ALL(" : " = ANY(");
                 Value arr;
                 arr.kind = ValueKind::array;
+                arr.element = static_cast<ValueKind>(o.c);
                 arr.size = o.b;
                 arr.items = items;
                 param(arr);
@@ -497,6 +498,8 @@ void Renderer::source_of(const Node& n) {
             check(core::Feature::lateral_join);
             put("LATERAL ");
         }
+        // The subquery's columns take the names of the schema that describes it.
+        output_names_ = n.table;
         subquery(*n.subs()[0]);
         put(" AS ");
         quoted(n.alias ? n.alias_name() : std::string_view(n.table->name));
@@ -597,6 +600,7 @@ void Renderer::select(const Node& leaf, const std::vector<const ColumnInfo*>* on
 }
 
 void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only_columns) {
+    const core::TableInfo* names = std::exchange(output_names_, nullptr);
     ctes(p);
     const std::size_t mark = sources_.size();
     const Node& root = *p.root;
@@ -635,8 +639,19 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
             put((*only_columns)[k]->quoted);
         }
     } else if (p.select) {
+        if (names && names->columns.size() != p.select->top_count())
+            throw QueryError("subquery selects " + std::to_string(p.select->top_count()) + " columns but " +
+                             names->name + " has " + std::to_string(names->columns.size()));
         std::uint32_t i = 0;
-        expression_list(*p.select, i, p.select->top_count(), ", ");
+        for (std::uint32_t k = 0; k < p.select->top_count(); ++k) {
+            if (k) put(", ");
+            bool aliased = p.select->ops()[i].kind == OpKind::alias;
+            expr(*p.select, i, p_none);
+            if (names && !aliased) {
+                put(" AS ");
+                put(names->columns[k].quoted);
+            }
+        }
     } else {
         const Source& s = sources_[mark];
         for (std::size_t k = 0; k < s.table->columns.size(); ++k) {
@@ -817,15 +832,16 @@ void Renderer::insert(const Node& root, const Node& leaf) {
             const bool has_where = conflict->flags & 1;
             const std::uint32_t nset = conflict->top_count() - ntarget - (has_where ? 1 : 0);
             put(" DO UPDATE SET ");
+            // The existing row's columns are qualified: EXCLUDED is in scope too.
+            unqualified_ = false;
+            qualify_ = true;
             expression_list(*conflict, j, nset, ", ");
             if (has_where) {
                 put(" WHERE ");
-                unqualified_ = false;
-                qualify_ = true;  // EXCLUDED and the target table are both in scope
                 expr(*conflict, j, p_none);
-                unqualified_ = true;
-                qualify_ = false;
             }
+            unqualified_ = true;
+            qualify_ = false;
         }
     }
     returning(leaf);

@@ -12,6 +12,7 @@ enum class ValueKind : std::uint8_t { null, boolean, integer, real, text, blob, 
 // as the query value it was rendered from (Rendered keeps that alive).
 struct Value {
     ValueKind kind = ValueKind::null;
+    ValueKind element = ValueKind::null;  // arrays: the kind of their items (even when empty)
     std::uint32_t size = 0;  // bytes of text/blob, elements of an array
     union {
         std::int64_t i;  // integer, boolean, timestamp (microseconds since the Unix epoch, UTC)
