@@ -74,7 +74,7 @@ check_tools() {
 
 # Makes DIR writable for the server's user and checks that it really is.
 prepare_dir() {
-  [[ $(id -u) -eq 0 ]] && chown -R postgres: "$DIR"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$DIR"; fi
   chmod 700 "$DIR"
   as_pg test -w "$DIR" ||
     die "$DIR is not writable by OS user $(os_user) (a parent directory may not be searchable; use a DIR under /tmp)"
@@ -125,7 +125,9 @@ start_server() {
 cmd_start() {
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd -P)
-  [[ -e "$DIR/data" ]] && die "$DIR/data already exists; run '$0 stop $DIR' first"
+  if [[ -e "$DIR/data" ]]; then
+    die "$DIR/data already exists; run '$0 stop $DIR' first"
+  fi
   # Marked first, so that `stop` can clean up even after a failed start.
   touch "$DIR/$MARKER"
   check_tools

@@ -92,7 +92,7 @@ void Lowerer::excluded(const ColumnInfo* col) {
 void Lowerer::param(Value v) {
     s_->params.push_back(v);
     if (s_->listing) {
-        s_->shape = util::mix(s_->shape, static_cast<std::uint64_t>(v.kind) + 0x1157);
+        s_->lengths = util::mix(s_->lengths, static_cast<std::uint64_t>(v.kind) + 0x1157);
         return;
     }
     // The value's kind is part of the shape: a prepared statement's parameter types follow it.

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// Hostile identifiers and values: rendered safely (quoted or bound) or rejected with a typed
+// error. A value never appears in SQL text.
+#include <doctest/doctest.h>
+
+#include "schema.hpp"
+#include "support.hpp"
+
+struct Pair {
+    std::int64_t a = 0;
+    std::int64_t b = 0;
+};
+BOOST_HANA_ADAPT_STRUCT(Pair, a, b);
+QUARRY_TABLE(Pair, "pair");
+
+using namespace quarry;
+
+namespace {
+const std::vector<std::string> hostile_values = {
+    "'; DROP TABLE users; --", "\"quoted\"", "back\\slash", std::string("nul\0byte", 8), "\xff\xfe invalid utf-8",
+    "50% off_now", "$1", "?", "?1", ":name", "@p", "\n\r\t", "é漢字🙂"};
+}
+
+TEST_CASE("hostile values are bound parameters and never reach the SQL text") {
+    for (const auto& v : hostile_values) {
+        INFO("value: ", v);
+        auto q = from<User>() | where(col(&User::name) == v) | where(like(col(&User::email), v)) |
+                 where(col(&User::name).in({v, v + "x"}));
+        for (const Dialect* d : {&sqlite(), &postgres()}) {
+            auto r = to_sql(q, *d);
+            if (v.size() > 2) CHECK(r.sql.find(v) == std::string::npos);  // "$1" and "?" are placeholders
+            CHECK(r.params[0].kind == ValueKind::text);
+            CHECK(r.params[0].text() == v);  // byte for byte, NULs included
+            CHECK(r.params[1].text() == v);
+        }
+        CHECK(to_sql(q, sqlite()).sql == R"(SELECT "id", "name", "email", "age", "active", "inserted_at" FROM "users" WHERE "name" = ? AND "email" LIKE ? ESCAPE '\' AND "name" IN (?, ?))");
+        CHECK(to_sql(q, postgres()).sql == R"(SELECT "id", "name", "email", "age", "active", "inserted_at" FROM "users" WHERE "name" = $1 AND "email" LIKE $2 ESCAPE '\' AND "name" = ANY($3))");
+    }
+}
+
+TEST_CASE("hostile values in inserts, updates and upserts are parameters") {
+    User u;
+    u.name = "Robert'); DROP TABLE students;--";
+    u.email = std::string("a\0b", 3);
+    for (const Dialect* d : {&sqlite(), &postgres()}) {
+        auto ins = to_sql(insert(u) | on_conflict(&User::email).replace(&User::name), *d);
+        CHECK(ins.sql.find("Robert") == std::string::npos);
+        CHECK(ins.params[0].text() == u.name);
+        CHECK(ins.params[1].text() == u.email);
+        auto upd = to_sql(update_all(from<User>() | where(col(&User::email) == u.email), set(&User::name, u.name)), *d);
+        CHECK(upd.sql.find("Robert") == std::string::npos);
+    }
+}
+
+TEST_CASE("escape_like makes % and _ and backslash match literally") {
+    CHECK(escape_like("100%_\\x") == "100\\%\\_\\\\x");
+    CHECK(escape_like("plain") == "plain");
+    auto r = to_sql(from<User>() | where(like(col(&User::name), "%" + escape_like("5%_") + "%")), sqlite());
+    CHECK(format_params(r.params) == R"('%5\%\_%')");
+    CHECK(r.sql.ends_with(R"("name" LIKE ? ESCAPE '\')"));
+}
+
+TEST_CASE("identifiers with quotes are quoted with the quote doubled") {
+    auto a = alias<User>("we\"ird");
+    auto r = to_sql(from(a) | join(alias<User>("x y"), a(&User::id) == alias<User>("x y")(&User::id)) |
+                        select(a(&User::name).as("na\"me")),
+                    postgres());
+    CHECK(r.sql == R"(SELECT "we""ird"."name" AS "na""me" FROM "users" AS "we""ird" INNER JOIN "users" AS "x y" ON "we""ird"."id" = "x y"."id")");
+}
+
+TEST_CASE("identifiers that can never be valid are rejected with QueryError") {
+    CHECK_THROWS_AS(from(alias<User>("")), QueryError);
+    CHECK_THROWS_AS(from(alias<User>(std::string("a\0b", 3))), QueryError);
+    CHECK_THROWS_AS(from(alias<User>("\xc3\x28")), QueryError);          // invalid UTF-8
+    CHECK_THROWS_AS(from(alias<User>("\xed\xa0\x80")), QueryError);      // a UTF-16 surrogate
+    CHECK_THROWS_AS(from(alias<User>("\xc0\xaf")), QueryError);          // overlong '/'
+    CHECK_THROWS_AS(from<User>() | select(col(&User::id).as(std::string("x\0", 2))), QueryError);
+    CHECK_THROWS_AS(from<User>() | with_cte("", from<User>()), QueryError);
+    CHECK_NOTHROW(from(alias<User>("ünïcödé")));
+}
+
+TEST_CASE("a column name from a request must exist: no identifier is spliced") {
+    CHECK_THROWS_AS(column<User>("name; DROP TABLE users"), QueryError);
+    CHECK_THROWS_AS(column<User>("\"name\""), QueryError);
+    CHECK_NOTHROW(column<User>("email"));
+}
+
+TEST_CASE("a raw fragment must have one ? per argument; ?? is a literal question mark") {
+    CHECK_THROWS_AS(raw<bool>("a = ? AND b = ?", 1), QueryError);
+    CHECK_THROWS_AS(raw<bool>("a = 1", 1), QueryError);
+    auto r = to_sql(from<User>() | where(raw<bool>("? ?? 'x'", col(&User::name))), postgres());
+    CHECK(r.sql.ends_with(R"(WHERE "name" ? 'x')"));
+    CHECK(r.params.empty());
+}
+
+TEST_CASE("negative limits and offsets are rejected") {
+    CHECK_THROWS_AS(from<User>() | limit(-1), QueryError);
+    CHECK_THROWS_AS(from<User>() | offset(-5), QueryError);
+}
+
+TEST_CASE("a column of a table missing at run time is a QueryError when rendered") {
+    // outer() waives the compile-time scope check (for correlated subqueries); render checks.
+    auto q = from<User>() | where(raw<bool>("? > 1", outer(column<Post>("views"))));
+    CHECK_THROWS_AS(to_sql(q, sqlite()), QueryError);
+    auto aliased = from<User>() | where(alias<User>("nobody")(&User::id) == 1) | join<Post>(col(&Post::user_id) == col(&User::id));
+    CHECK_THROWS_AS(to_sql(aliased, sqlite()), QueryError);
+}
+
+TEST_CASE("a statement over the dialect's parameter limit is a QueryError naming the limit") {
+    std::vector<User> many(7000);
+    auto stmt = insert_all(many);  // 5 parameters a row: 35,000
+    try {
+        (void)to_sql(stmt, sqlite());
+        FAIL("expected QueryError");
+    } catch (const QueryError& e) {
+        CHECK(std::string(e.what()).find("32766") != std::string::npos);
+    }
+    CHECK(to_sql(stmt, postgres()).params.size() == 35000);
+    CHECK_THROWS_AS(insert_all(std::vector<User>{}), QueryError);
+}
+
+TEST_CASE("unsupported features name the dialect and the feature") {
+    try {
+        (void)to_sql(from<User>() | for_update(LockWait::skip_locked), sqlite());
+        FAIL("expected UnsupportedFeature");
+    } catch (const UnsupportedFeature& e) {
+        CHECK(e.dialect() == "sqlite");
+        CHECK(e.feature().find("FOR UPDATE") != std::string::npos);
+    }
+}
+
+TEST_CASE("a subquery whose select does not match its schema is a QueryError") {
+    auto bad = from_query<Pair>(from<User>() | select(col(&User::id)));  // one column for a two-column shape
+    CHECK_THROWS_AS(to_sql(bad, sqlite()), QueryError);
+    auto good = from_query<Pair>(from<User>() | select(col(&User::id), col(&User::id) + 1));
+    CHECK(to_sql(good, sqlite()).sql ==
+          R"(SELECT "pair"."a", "pair"."b" FROM (SELECT "users"."id" AS "a", "users"."id" + ? AS "b" FROM "users") AS "pair")");
+}
