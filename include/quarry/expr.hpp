@@ -219,21 +219,17 @@ inline constexpr bool comparable_v = family_of<typename detail::unwrap_optional<
                                              family_of<typename detail::unwrap_optional<B>::type> ||
                                      family_of<A> == family::dynamic || family_of<B> == family::dynamic;
 
+template <class X>
+inline constexpr bool null_like_v = std::is_same_v<std::remove_cvref_t<X>, std::nullptr_t> ||
+                                    std::is_same_v<std::remove_cvref_t<X>, std::nullopt_t>;
+template <class...>
+inline constexpr bool always_false_v = false;
+
 template <class L, class R>
 constexpr void check_comparable() {
-    static_assert(!std::is_same_v<std::remove_cvref_t<R>, std::nullptr_t> &&
-                      !std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t>,
-                  "quarry: `x == null` is never true in SQL; use is_null(x) or is_not_null(x)");
-    static_assert(!std::is_same_v<std::remove_cvref_t<L>, std::nullptr_t> &&
-                      !std::is_same_v<std::remove_cvref_t<L>, std::nullopt_t>,
-                  "quarry: `null == x` is never true in SQL; use is_null(x) or is_not_null(x)");
-    if constexpr (!std::is_same_v<std::remove_cvref_t<R>, std::nullptr_t> &&
-                  !std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t> &&
-                  !std::is_same_v<std::remove_cvref_t<L>, std::nullptr_t> &&
-                  !std::is_same_v<std::remove_cvref_t<L>, std::nullopt_t>)
-        static_assert(comparable_v<value_of<L>, value_of<R>>,
-                      "quarry: the two sides of this comparison have incompatible SQL types "
-                      "(e.g. an integer column compared with a string)");
+    static_assert(comparable_v<value_of<L>, value_of<R>>,
+                  "quarry: the two sides of this comparison have incompatible SQL types "
+                  "(e.g. an integer column compared with a string)");
 }
 
 template <class L, class R>
@@ -267,10 +263,16 @@ constexpr void check_numeric() {
     template <class L, class R>                                                                      \
         requires one_is_expression<L, R>                                                             \
     auto operator OP(L&& l, R&& r) {                                                                 \
-        check_comparable<L, R>();                                                                    \
-        if constexpr (requires { as_expr(std::forward<L>(l)); as_expr(std::forward<R>(r)); })        \
+        if constexpr (null_like_v<L> || null_like_v<R>) {                                            \
+            static_assert(always_false_v<L, R>,                                                      \
+                          "quarry: comparing with null is never true in SQL; use is_null(x) or "     \
+                          "is_not_null(x)");                                                         \
+            return false;                                                                            \
+        } else {                                                                                     \
+            check_comparable<L, R>();                                                                \
             return make_op<bool>(core::OpKind::binary, static_cast<std::uint8_t>(core::BinaryOp::KIND), \
                                  as_expr(std::forward<L>(l)), as_expr(std::forward<R>(r)));          \
+        }                                                                                            \
     }
 QUARRY_COMPARISON(==, eq)
 QUARRY_COMPARISON(!=, ne)

@@ -958,6 +958,7 @@ void render_into(const Node& statement, const Dialect& d, std::string* sql, std:
 Rendered render(const NodePtr& statement, const Dialect& d) {
     Rendered out;
     out.sql.reserve(256);
+    out.params.reserve(16);
     render_into(*statement, d, &out.sql, out.params);
     out.keep = statement;
     return out;
