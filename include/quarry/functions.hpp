@@ -204,12 +204,12 @@ struct window_def_clause {
     std::string name;
     W spec;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         core::Lowerer l;
         std::uint32_t n = l.identifier(name);
         spec.lower(l);
         l.end_expr();
-        return Query<R, S>(l.finish(core::Clause::window_def, q.node(), 0, 0, nullptr, n + 1));
+        return Query<R, S>(l.finish(core::Clause::window_def, std::move(q).take(), 0, 0, nullptr, n + 1));
     }
 };
 template <class W>

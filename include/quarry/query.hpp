@@ -30,6 +30,7 @@ public:
 
     explicit Query(core::NodePtr node) noexcept : node_(std::move(node)) {}
     const core::NodePtr& node() const noexcept { return node_; }
+    core::NodePtr take() && noexcept { return std::move(node_); }
     // Equal for two values of the same shape, whatever their parameter values.
     std::uint64_t shape() const noexcept { return node_->shape; }
 
@@ -46,17 +47,17 @@ concept query_value = requires(const Q& q) {
 
 template <class R, class S, class C>
     requires requires(const C& c, const Query<R, S>& q) { c.apply(q); }
-auto operator|(const Query<R, S>& q, const C& clause) {
-    return clause.apply(q);
+auto operator|(Query<R, S> q, const C& clause) {
+    return clause.apply(std::move(q));  // a temporary's node moves into the new node's parent
 }
 
 namespace detail {
 
 template <class... E>
-core::NodePtr pipe(core::Clause kind, const core::NodePtr& parent, const E&... es) {
+core::NodePtr pipe(core::Clause kind, core::NodePtr parent, const E&... es) {
     core::Lowerer l;
     ((es.lower(l), l.end_expr()), ...);
-    return l.finish(kind, parent);
+    return l.finish(kind, std::move(parent));
 }
 
 template <class E, class Scope>
@@ -88,7 +89,9 @@ Query<T> from() {
     // One root node per schema, shared by every query that starts from it.
     static const core::NodePtr root = [] {
         core::Lowerer l;
-        return l.finish(core::Clause::from_table, {}, 0, 0, &table_info<T>());
+        auto n = l.finish(core::Clause::from_table, {}, 0, 0, &table_info<T>());
+        const_cast<core::Node*>(n.get())->make_immortal();
+        return n;
     }();
     return Query<T>(root);
 }
@@ -155,12 +158,12 @@ struct predicate_clause {
     E e;
     core::Clause kind;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         static_assert(predicate<E>, "quarry: where()/having() need a boolean expression");
         detail::check_scope<E, S>();
         if constexpr (is_filter<E>::value)
             if (e.empty()) return q;
-        return Query<R, S>(detail::pipe(kind, q.node(), e));
+        return Query<R, S>(detail::pipe(kind, std::move(q).take(), e));
     }
 };
 
@@ -168,12 +171,12 @@ struct constant_predicate_clause {
     bool value;
     core::Clause kind;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         if (value) return q;  // where(true) is a no-op
         core::Lowerer l;
         l.op(core::OpKind::constant, static_cast<std::uint8_t>(core::Constant::false_));
         l.end_expr();
-        return Query<R, S>(l.finish(kind, q.node()));
+        return Query<R, S>(l.finish(kind, std::move(q).take()));
     }
 };
 
@@ -194,14 +197,14 @@ template <class Row, class... E>
 struct select_clause {
     std::tuple<E...> es;
     template <class R, class S>
-    auto apply(const Query<R, S>& q) const {
+    auto apply(Query<R, S> q) const {
         static_assert(!S::selected,
                       "quarry: this query already has a select; drop it first with exclude<clause::select>()");
         (detail::check_scope<E, S>(), ...);
         using NewRow = std::conditional_t<std::is_void_v<Row>, typename detail::row_of<E...>::type, Row>;
         using NewScope = typename detail::with_selected<S, true>::type;
         return Query<NewRow, NewScope>(std::apply(
-            [&](const auto&... e) { return detail::pipe(core::Clause::select, q.node(), e...); }, es));
+            [&](const auto&... e) { return detail::pipe(core::Clause::select, std::move(q).take(), e...); }, es));
     }
 };
 
@@ -227,7 +230,7 @@ struct join_clause {
     core::NodePtr sub;  // a subquery source
     bool lateral = false;
     template <class R, class S>
-    auto apply(const Query<R, S>& q) const {
+    auto apply(Query<R, S> q) const {
         using NewScope = typename detail::add_table<S, T>::type;
         core::Lowerer l;
         if (on) {
@@ -238,7 +241,7 @@ struct join_clause {
         }
         if (sub) l.subquery(sub);
         std::uint32_t a = alias.empty() ? 0 : l.identifier(alias) + 1;
-        return Query<R, NewScope>(l.finish(core::Clause::join, q.node(), static_cast<std::uint8_t>(kind),
+        return Query<R, NewScope>(l.finish(core::Clause::join, std::move(q).take(), static_cast<std::uint8_t>(kind),
                                            lateral ? core::JoinFlags::lateral : 0, &table_info<T>(), a));
     }
 };
@@ -288,9 +291,9 @@ struct list_clause {
     core::Clause kind;
     std::tuple<E...> es;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         (detail::check_scope<E, S>(), ...);
-        return Query<R, S>(std::apply([&](const auto&... e) { return detail::pipe(kind, q.node(), e...); }, es));
+        return Query<R, S>(std::apply([&](const auto&... e) { return detail::pipe(kind, std::move(q).take(), e...); }, es));
     }
 };
 
@@ -339,13 +342,13 @@ public:
     }
     bool empty() const noexcept { return !node_; }
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         static_assert(all_in_v<type_list<T...>, typename S::tables>, "quarry: ordering by a table not in the query");
         if (!node_) return q;
         core::Lowerer l;
         l.embed(*node_);
         for (std::uint32_t k = 0; k < node_->top_count(); ++k) l.end_expr();
-        return Query<R, S>(l.finish(core::Clause::order_by, q.node()));
+        return Query<R, S>(l.finish(core::Clause::order_by, std::move(q).take()));
     }
 
 private:
@@ -356,12 +359,12 @@ struct scalar_clause {
     core::Clause kind;
     std::int64_t n;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         if (n < 0) throw QueryError(kind == core::Clause::limit ? "limit must not be negative" : "offset must not be negative");
         core::Lowerer l;
         l.param(core::Value::integer(n));
         l.end_expr();
-        return Query<R, S>(l.finish(kind, q.node()));
+        return Query<R, S>(l.finish(kind, std::move(q).take()));
     }
 };
 inline scalar_clause limit(std::int64_t n) { return {core::Clause::limit, n}; }
@@ -372,9 +375,9 @@ struct marker_clause {
     std::uint8_t sub = 0;
     std::uint16_t flags = 0;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         core::Lowerer l;
-        return Query<R, S>(l.finish(kind, q.node(), sub, flags));
+        return Query<R, S>(l.finish(kind, std::move(q).take(), sub, flags));
     }
 };
 inline marker_clause distinct() { return {core::Clause::distinct}; }
@@ -418,11 +421,11 @@ struct windows { static constexpr auto kind = core::Clause::window_def; };
 template <class C>
 struct exclude_clause {
     template <class R, class S>
-    auto apply(const Query<R, S>& q) const {
+    auto apply(Query<R, S> q) const {
         static_assert(!std::is_same_v<C, clause::join>,
                       "quarry: joins cannot be excluded (the query's columns may depend on them); build the query without them");
         core::Lowerer l;
-        auto node = l.finish(core::Clause::exclude, q.node(), static_cast<std::uint8_t>(C::kind));
+        auto node = l.finish(core::Clause::exclude, std::move(q).take(), static_cast<std::uint8_t>(C::kind));
         if constexpr (std::is_same_v<C, clause::select>) {
             using S2 = typename detail::with_selected<S, false>::type;
             return Query<typename S::first, S2>(std::move(node));
@@ -444,11 +447,11 @@ struct cte_clause {
     core::NodePtr body;
     std::uint16_t flags;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         core::Lowerer l;
         std::uint32_t n = l.identifier(name);
         l.subquery(body);
-        return Query<R, S>(l.finish(core::Clause::with, q.node(), 0, flags, columns, n + 1));
+        return Query<R, S>(l.finish(core::Clause::with, std::move(q).take(), 0, flags, columns, n + 1));
     }
 };
 
@@ -477,11 +480,11 @@ struct set_op_clause {
     core::SetOpKind kind;
     core::NodePtr other;
     template <class R, class S>
-    Query<R, S> apply(const Query<R, S>& q) const {
+    Query<R, S> apply(Query<R, S> q) const {
         static_assert(std::is_same_v<R, Row>, "quarry: both sides of a set operation must select the same row type");
         core::Lowerer l;
         l.subquery(other);
-        return Query<R, S>(l.finish(core::Clause::set_op, q.node(), static_cast<std::uint8_t>(kind)));
+        return Query<R, S>(l.finish(core::Clause::set_op, std::move(q).take(), static_cast<std::uint8_t>(kind)));
     }
 };
 template <class R, class S>

@@ -16,6 +16,7 @@ public:
     using row_type = Ret;
     explicit Statement(core::NodePtr node) noexcept : node_(std::move(node)) {}
     const core::NodePtr& node() const noexcept { return node_; }
+    core::NodePtr take() && noexcept { return std::move(node_); }
     std::uint64_t shape() const noexcept { return node_->shape; }
 
 private:
@@ -24,8 +25,8 @@ private:
 
 template <schema T, class R, class C>
     requires requires(const C& c, const Statement<T, R>& s) { c.apply(s); }
-auto operator|(const Statement<T, R>& s, const C& clause) {
-    return clause.apply(s);
+auto operator|(Statement<T, R> s, const C& clause) {
+    return clause.apply(std::move(s));
 }
 
 // ---- assignments --------------------------------------------------------------------------
@@ -184,7 +185,7 @@ struct on_conflict_clause {
     std::tuple<A...> assigns;
     std::optional<Where> where;
     template <class R>
-    Statement<T, R> apply(const Statement<T, R>& s) const {
+    Statement<T, R> apply(Statement<T, R> s) const {
         core::Lowerer l;
         std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
         l.mark_part();
@@ -193,7 +194,7 @@ struct on_conflict_clause {
             where->lower(l);
             l.end_expr();
         }
-        return Statement<T, R>(l.finish(core::Clause::on_conflict, s.node(), static_cast<std::uint8_t>(action), where ? 1 : 0));
+        return Statement<T, R>(l.finish(core::Clause::on_conflict, std::move(s).take(), static_cast<std::uint8_t>(action), where ? 1 : 0));
     }
     // ON CONFLICT ... DO UPDATE SET ... WHERE pred
     template <class P>
@@ -211,10 +212,10 @@ auto on_conflict_do_nothing(M T::*... target) {
 template <schema T>
 struct on_conflict_do_nothing_any {
     template <class R>
-    Statement<T, R> apply(const Statement<T, R>& s) const {
+    Statement<T, R> apply(Statement<T, R> s) const {
         core::Lowerer l;
         l.mark_part();
-        return Statement<T, R>(l.finish(core::Clause::on_conflict, s.node(), static_cast<std::uint8_t>(core::ConflictAction::nothing)));
+        return Statement<T, R>(l.finish(core::Clause::on_conflict, std::move(s).take(), static_cast<std::uint8_t>(core::ConflictAction::nothing)));
     }
 };
 
@@ -248,10 +249,10 @@ template <class Row, class... E>
 struct returning_clause {
     std::tuple<E...> es;
     template <class T, class R>
-    auto apply(const Statement<T, R>& s) const {
+    auto apply(Statement<T, R> s) const {
         using NewRow = std::conditional_t<std::is_void_v<Row>, typename detail::row_of<E...>::type, Row>;
         return Statement<T, NewRow>(
-            std::apply([&](const auto&... e) { return detail::pipe(core::Clause::returning, s.node(), e...); }, es));
+            std::apply([&](const auto&... e) { return detail::pipe(core::Clause::returning, std::move(s).take(), e...); }, es));
     }
 };
 template <class... E>
@@ -277,9 +278,9 @@ template <class... A>
 struct set_clause {
     std::tuple<A...> assigns;
     template <class T, class R>
-    Statement<T, R> apply(const Statement<T, R>& s) const {
+    Statement<T, R> apply(Statement<T, R> s) const {
         static_assert((std::is_same_v<typename A::table, T> && ...), "quarry: set() names a column of another table");
-        return Statement<T, R>(std::apply([&](const auto&... a) { return detail::pipe(core::Clause::set, s.node(), a...); }, assigns));
+        return Statement<T, R>(std::apply([&](const auto&... a) { return detail::pipe(core::Clause::set, std::move(s).take(), a...); }, assigns));
     }
 };
 template <class... A>

@@ -54,15 +54,70 @@ void init_table_info(TableInfo& t, std::string_view name, std::vector<ColumnInfo
     }
 }
 
+namespace {
+
+// Size classes of 64 bytes up to 1 KiB; each thread keeps up to 256 free blocks per class.
+// A block freed on another thread joins that thread's lists: classes are interchangeable.
+constexpr std::uint32_t class_bytes = 64, n_classes = 16, max_free = 256;
+
+struct FreeBlock {
+    FreeBlock* next;
+};
+
+struct Pool {
+    FreeBlock* head[n_classes] = {};
+    std::uint32_t count[n_classes] = {};
+    ~Pool() {
+        for (auto* h : head)
+            while (h) ::operator delete(std::exchange(h, h->next));
+    }
+};
+thread_local Pool t_pool;
+
+}  // namespace
+
+void* node_allocate(std::size_t size, std::uint32_t& bytes) {
+    std::size_t cls = (size + class_bytes - 1) / class_bytes;
+    if (cls == 0) cls = 1;
+    bytes = static_cast<std::uint32_t>(cls * class_bytes);
+    if (cls > n_classes) {
+        bytes = static_cast<std::uint32_t>(size);
+        return ::operator new(size);
+    }
+    Pool& pool = t_pool;
+    if (FreeBlock* b = pool.head[cls - 1]) {
+        pool.head[cls - 1] = b->next;
+        --pool.count[cls - 1];
+        return b;
+    }
+    return ::operator new(bytes);
+}
+
+void node_free(void* p, std::uint32_t bytes) noexcept {
+    std::uint32_t cls = bytes / class_bytes;
+    if (bytes % class_bytes == 0 && cls >= 1 && cls <= n_classes) {
+        Pool& pool = t_pool;
+        if (pool.count[cls - 1] < max_free) {
+            pool.head[cls - 1] = new (p) FreeBlock{pool.head[cls - 1]};
+            ++pool.count[cls - 1];
+            return;
+        }
+    }
+    ::operator delete(p);
+}
+
 void Node::release() const noexcept {
     const Node* n = this;
     // Iterative along the parent chain: a query refined 100k times must not recurse 100k deep.
-    while (n && n->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // The last owner sees a count of 1 and needs no atomic read-modify-write.
+    while (n && !n->immortal() &&
+           (n->refs_.load(std::memory_order_acquire) == 1 || n->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)) {
         const Node* parent = const_cast<NodePtr&>(n->parent).release();
         auto subs = n->subs();
         for (std::uint32_t i = 0; i < subs.size(); ++i) subs[i].~NodePtr();
+        std::uint32_t bytes = n->bytes_;
         n->~Node();
-        ::operator delete(const_cast<Node*>(n));
+        node_free(const_cast<Node*>(n), bytes);
         n = parent;
     }
 }

@@ -65,7 +65,7 @@ private:
     const Dialect& d_;
     std::string* out_;
     std::vector<Value>& params_;
-    std::vector<Source> sources_;
+    util::SmallVec<Source, 8> sources_;
     unsigned scope_ = 0;
     bool qualify_ = false;
     bool flip_ = false;

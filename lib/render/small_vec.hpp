@@ -29,6 +29,11 @@ public:
         ++size_;
     }
     void clear() { size_ = 0; }
+    void resize(std::size_t n) { size_ = n; }  // shrinking only
+    void pop_back() { --size_; }
+    bool operator!=(const SmallVec&) const = delete;
+    // Reverse iteration over [begin, end).
+    const T* rbegin_ptr() const { return data_ + size_ - 1; }
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
     T& operator[](std::size_t i) { return data_[i]; }

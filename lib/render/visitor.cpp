@@ -91,9 +91,10 @@ void Renderer::column(const Node& n, const ColumnRef& r) {
         std::string_view src = r.source ? n.str(r.source - 1) : std::string_view{};
         // Innermost scope first; within a scope the earliest source (the FROM before a self-join).
         const Source* found = nullptr;
-        for (auto it = sources_.rbegin(); it != sources_.rend(); ++it) {
+        for (std::size_t k = sources_.size(); k-- > 0;) {
+            const Source* it = &sources_[k];
             if (found && it->scope != found->scope) break;
-            if (src.empty() ? it->table == r.column->table : it->alias == src) found = &*it;
+            if (src.empty() ? it->table == r.column->table : it->alias == src) found = it;
         }
         if (!found)
             throw QueryError("column " + r.column->table->name + "." + r.column->name +
@@ -533,10 +534,11 @@ void Renderer::ctes(const Parts& p) {
         if (c.flags & core::CteFlags::materialized) put("MATERIALIZED ");
         if (c.flags & core::CteFlags::not_materialized) put("NOT MATERIALIZED ");
         // A CTE body is its own scope: nothing outside it is visible.
-        auto saved = std::move(sources_);
+        std::vector<Source> saved(sources_.begin(), sources_.end());
         sources_.clear();
         subquery(*c.subs()[0]);
-        sources_ = std::move(saved);
+        sources_.clear();
+        for (auto& src : saved) sources_.push_back(src);
     }
     put(' ');
 }

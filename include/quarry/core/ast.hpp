@@ -185,8 +185,13 @@ public:
     // Number of top-level expressions in the node's ops.
     std::uint32_t top_count() const noexcept { return n_top_; }
 
-    void retain() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void retain() const noexcept {
+        if (!immortal()) refs_.fetch_add(1, std::memory_order_relaxed);
+    }
     void release() const noexcept;
+    // Roots shared by every query of a schema are never freed and never counted.
+    void make_immortal() noexcept { bytes_ = 0; }
+    bool immortal() const noexcept { return bytes_ == 0; }
 
 private:
     friend class Lowerer;
@@ -194,6 +199,7 @@ private:
     const unsigned char* base() const { return reinterpret_cast<const unsigned char*>(this); }
 
     mutable std::atomic<std::uint32_t> refs_{1};
+    std::uint32_t bytes_ = 0;  // allocation size (its pool's size class); 0: immortal
     std::uint32_t n_ops_ = 0, n_params_ = 0, n_cols_ = 0, n_subs_ = 0, n_strs_ = 0, n_chars_ = 0, n_top_ = 0;
     std::uint32_t off_ops_ = 0, off_params_ = 0, off_cols_ = 0, off_subs_ = 0, off_strs_ = 0, off_chars_ = 0;
 };
@@ -204,6 +210,11 @@ inline NodePtr::NodePtr(const NodePtr& o) noexcept : p_(o.p_) {
 inline NodePtr::~NodePtr() {
     if (p_) p_->release();
 }
+
+// Node storage: a thread-local pool of size classes in front of operator new. `bytes` receives
+// the size actually reserved, which node_free needs back.
+void* node_allocate(std::size_t size, std::uint32_t& bytes);
+void node_free(void* p, std::uint32_t bytes) noexcept;
 
 // Skips one expression in prefix order; returns the index just past it.
 std::uint32_t skip_expr(Span<Op> ops, std::uint32_t i) noexcept;

@@ -3,17 +3,62 @@
 // single exact-size node allocation. The typed face talks to the core only through this class.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "quarry/core/ast.hpp"
 
 namespace quarry::core {
 
+namespace detail {
+// Trivially copyable items kept inline until N, then on the heap: an ordinary clause lowers
+// without touching the allocator until its node is made.
+template <class T, std::uint32_t N>
+class InlineBuf {
+    static_assert(std::is_trivially_copyable_v<T>);
+
+public:
+    InlineBuf() = default;
+    InlineBuf(const InlineBuf&) = delete;
+    InlineBuf& operator=(const InlineBuf&) = delete;
+    void push_back(const T& v) {
+        if (size_ == cap_) grow();
+        std::memcpy(static_cast<void*>(data_ + size_), &v, sizeof(T));
+        ++size_;
+    }
+    void append(const T* p, std::uint32_t n) {
+        while (size_ + n > cap_) grow();
+        if (n) std::memcpy(static_cast<void*>(data_ + size_), p, n * sizeof(T));
+        size_ += n;
+    }
+    T& operator[](std::uint32_t i) { return data_[i]; }
+    const T& operator[](std::uint32_t i) const { return data_[i]; }
+    T& back() { return data_[size_ - 1]; }
+    std::uint32_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const T* data() const { return data_; }
+
+private:
+    void grow() {
+        std::vector<T> bigger(cap_ * 2);
+        std::memcpy(static_cast<void*>(bigger.data()), data_, size_ * sizeof(T));
+        heap_ = std::move(bigger);
+        data_ = heap_.data();
+        cap_ *= 2;
+    }
+    alignas(T) unsigned char inline_[N * sizeof(T)];
+    std::vector<T> heap_;
+    T* data_ = reinterpret_cast<T*>(inline_);
+    std::uint32_t size_ = 0, cap_ = N;
+};
+}  // namespace detail
+
 class Lowerer {
 public:
-    // Starts a node; nested use (lowering while lowering) is supported.
-    Lowerer();
+    // Starts a node. A Lowerer lives on the stack for one clause; several may nest.
+    Lowerer() = default;
     ~Lowerer();
     Lowerer(const Lowerer&) = delete;
     Lowerer& operator=(const Lowerer&) = delete;
@@ -47,10 +92,20 @@ public:
     NodePtr finish(Clause kind, NodePtr parent, std::uint8_t sub = 0, std::uint16_t flags = 0,
                    const TableInfo* table = nullptr, std::uint32_t alias = 0);
 
-    struct Scratch;
-
 private:
-    Scratch* s_;
+    detail::InlineBuf<Op, 24> ops_;
+    detail::InlineBuf<Value, 12> params_;  // text/blob payloads hold an offset into chars_ until finish()
+    detail::InlineBuf<ColumnRef, 8> cols_;
+    detail::InlineBuf<const Node*, 4> subs_;  // each retained; released unless finish() adopts them
+    detail::InlineBuf<StrRef, 4> strs_;
+    detail::InlineBuf<char, 96> chars_;
+    std::uint64_t shape_ = 0, lengths_ = 0;
+    std::uint32_t top_ = 0;
+    std::uint32_t list_start_ = 0;
+    bool listing_ = false;
+    bool finished_ = false;
+    std::uint16_t parts_[2] = {0, 0};
+    int n_parts_ = 0;
 };
 
 }  // namespace quarry::core
