@@ -31,10 +31,9 @@ std::uint32_t Lowerer::op(OpKind kind, std::uint8_t sub, std::uint16_t arity, st
                           std::uint32_t c) {
     ops_.push_back(Op{kind, sub, arity, a, b, c});
     // In-list lengths vary the SQL only where a dialect expands lists: keep them out of the shape.
-    std::uint32_t shaped_b = kind == OpKind::in_list ? 0 : b;
-    shape_ = util::mix(shape_, (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) |
-                                         (std::uint64_t(arity) << 32) | a);
-    shape_ = util::mix(shape_, (std::uint64_t(shaped_b) << 32) | c);
+    std::uint64_t shaped_b = kind == OpKind::in_list ? 0 : b;
+    std::uint64_t head = (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(arity) << 32) | a;
+    shape_ = util::mix(shape_, head ^ (((shaped_b << 32) | c) * 0x9e3779b97f4a7c15ull));
     return static_cast<std::uint32_t>(ops_.size() - 1);
 }
 
@@ -225,9 +224,10 @@ NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint
     finished_ = true;
 
     std::uint64_t h = parent ? parent->shape : 0x51f7'0000'0000'0001ull;
-    h = util::mix(h, (std::uint64_t(kind) << 40) | (std::uint64_t(sub) << 32) | (std::uint64_t(flags) << 16) | parts_[0]);
-    h = util::mix(h, (std::uint64_t(parts_[1]) << 32) | top_);
-    h = util::mix(h, reinterpret_cast<std::uintptr_t>(table) ^ alias);
+    const std::uint64_t clause = (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(flags) << 32) |
+                               (std::uint64_t(parts_[0]) << 16) | parts_[1];
+    h = util::mix(h, clause ^ ((std::uint64_t(top_) << 32 | alias) * 0x9e3779b97f4a7c15ull) ^
+                         (reinterpret_cast<std::uintptr_t>(table) * 0xc2b2ae3d27d4eb4full));
     n->shape = util::mix(h, shape_);
     n->lengths = util::mix(parent ? parent->lengths : 0, lengths_);
     n->parent = std::move(parent);

@@ -21,6 +21,9 @@ class InlineBuf {
 
 public:
     InlineBuf() = default;
+    ~InlineBuf() {
+        if (data_ != reinterpret_cast<T*>(inline_)) delete[] data_;
+    }
     InlineBuf(const InlineBuf&) = delete;
     InlineBuf& operator=(const InlineBuf&) = delete;
     void push_back(const T& v) {
@@ -42,14 +45,13 @@ public:
 
 private:
     void grow() {
-        std::vector<T> bigger(cap_ * 2);
-        std::memcpy(static_cast<void*>(bigger.data()), data_, size_ * sizeof(T));
-        heap_ = std::move(bigger);
-        data_ = heap_.data();
+        T* bigger = new T[cap_ * 2];
+        std::memcpy(static_cast<void*>(bigger), data_, size_ * sizeof(T));
+        if (data_ != reinterpret_cast<T*>(inline_)) delete[] data_;
+        data_ = bigger;
         cap_ *= 2;
     }
     alignas(T) unsigned char inline_[N * sizeof(T)];
-    std::vector<T> heap_;
     T* data_ = reinterpret_cast<T*>(inline_);
     std::uint32_t size_ = 0, cap_ = N;
 };
