@@ -32,6 +32,23 @@ QUARRY_TABLE(Tree, "tree");
 BOOST_HANA_ADAPT_STRUCT(PostStats, user_id, posts);
 QUARRY_TABLE(PostStats, "post_stats");
 
+// A schema whose field names differ from its columns, with a database-filled column: it maps
+// onto the canonical users table.
+namespace {
+struct Member {
+    std::int64_t key = 0;
+    std::string display_name;
+    std::string mail;
+    int age = 0;
+    bool active = false;
+    timestamp joined{};
+};
+}  // namespace
+BOOST_HANA_ADAPT_STRUCT(Member, key, display_name, mail, age, active, joined);
+QUARRY_COLUMNS(Member, quarry::field(&Member::key).named("id").supplied(), quarry::field(&Member::display_name).named("name"),
+               quarry::field(&Member::mail).named("email"), quarry::field(&Member::joined).named("inserted_at").generated());
+QUARRY_TABLE(Member, "users", &Member::key);
+
 namespace {
 
 const timestamp t0 = timestamp(std::chrono::microseconds(1700000000000000));

@@ -29,6 +29,28 @@ namespace quarry {
 template <class T>
 struct table_traits;
 
+// Per-column options, declared with QUARRY_COLUMNS:
+//   QUARRY_COLUMNS(User, quarry::field(&User::email).named("email_address"),
+//                        quarry::field(&User::inserted_at).generated());
+template <class T, class M>
+struct field_option {
+    M T::*member;
+    std::string_view db_name{};  // the column's name in the database, when it differs
+    signed char generated_ = -1;  // -1: default (a single integer primary key is generated)
+    constexpr field_option named(std::string_view n) const { return {member, n, generated_}; }
+    // Filled by the database (DEFAULT, identity, trigger): inserts leave it out.
+    constexpr field_option generated() const { return {member, db_name, 1}; }
+    // An integer primary key the application supplies itself.
+    constexpr field_option supplied() const { return {member, db_name, 0}; }
+};
+template <class T, class M>
+constexpr field_option<T, M> field(M T::*member) { return {member}; }
+
+template <class T>
+struct column_traits {
+    static constexpr auto options = std::tuple<>{};
+};
+
 template <class T>
 concept schema = requires {
     table_traits<T>::name;
@@ -47,6 +69,13 @@ std::ptrdiff_t member_offset(M T::*mp) noexcept {
 template <class MP, MP Ptr>
 constexpr MP hana_member_pointer(boost::hana::struct_detail::member_ptr<MP, Ptr>) {
     return Ptr;
+}
+
+template <class T, class M>
+void apply_option(core::ColumnInfo& c, std::ptrdiff_t offset, const field_option<T, M>& o) {
+    if (member_offset(o.member) != offset) return;
+    if (!o.db_name.empty()) c.name = o.db_name;
+    if (o.generated_ >= 0) c.generated = o.generated_ == 1;
 }
 
 template <class T>
@@ -69,6 +98,10 @@ struct schema_table {
             c.nullable = is_optional<M>::value;
             std::apply([&](auto... pk) { c.primary_key = ((member_offset(pk) == member_offset(mp)) || ...); },
                        table_traits<T>::primary_key);
+            constexpr bool single_key = std::tuple_size_v<decltype(table_traits<T>::primary_key)> == 1;
+            c.generated = single_key && c.primary_key && std::is_integral_v<M> && !std::is_same_v<M, bool>;
+            std::apply([&](const auto&... opt) { (apply_option(c, member_offset(mp), opt), ...); },
+                       column_traits<T>::options);
             offsets.push_back(member_offset(mp));
             cols.push_back(std::move(c));
         });
@@ -108,4 +141,11 @@ const core::ColumnInfo& column_info(M T::*mp) {
     struct quarry::table_traits<Type> {                                          \
         static constexpr std::string_view name = Name;                          \
         static constexpr auto primary_key = std::make_tuple(__VA_ARGS__);        \
+    }
+
+// Column options for a schema; must appear before the schema's first use.
+#define QUARRY_COLUMNS(Type, ...)                                                \
+    template <>                                                                  \
+    struct quarry::column_traits<Type> {                                         \
+        static constexpr auto options = std::make_tuple(__VA_ARGS__);            \
     }

@@ -70,7 +70,8 @@ private:
     bool qualify_ = false;
     bool flip_ = false;
     bool unqualified_ = false;  // SET targets, compound ORDER BY, RETURNING of INSERT
-    const core::TableInfo* output_names_ = nullptr;  // names for the next subquery's select list
+    const core::TableInfo* output_names_ = nullptr;
+    bool force_where_ = false;  // INSERT ... SELECT ... ON CONFLICT: SQLite needs the SELECT to have a WHERE  // names for the next subquery's select list
     bool full_parens_ = false;
     bool printer_ = false;
 };

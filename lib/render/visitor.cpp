@@ -682,7 +682,11 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     if (!p.wheres.empty()) {
         put(" WHERE ");
         predicate(p.wheres, p.wheres.size() - 1, p_none);
+    } else if (std::exchange(force_where_, false)) {
+        put(" WHERE ");
+        put(d_.boolean(true));
     }
+    force_where_ = false;
     if (!p.group_bys.empty()) {
         put(" GROUP BY ");
         for (std::size_t k = 0; k < p.group_bys.size(); ++k) {
@@ -809,6 +813,9 @@ void Renderer::insert(const Node& root, const Node& leaf) {
         if (!root.subs().empty()) {
             put(' ');
             unqualified_ = false;
+            // Without a WHERE, SQLite would parse ON CONFLICT as the SELECT's join constraint.
+            for (const Node* n = &leaf; n && !force_where_; n = n->parent.get())
+                force_where_ = n->kind == Clause::on_conflict;
             select(*root.subs()[0]);
             unqualified_ = true;
         } else {

@@ -25,6 +25,7 @@ struct ColumnInfo {
     SqlType type = SqlType::any;
     bool nullable = false;
     bool primary_key = false;
+    bool generated = false;  // filled by the database (identity, default): inserts leave it out
     std::uint16_t index = 0;
     const TableInfo* table = nullptr;
 };
