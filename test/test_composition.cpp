@@ -196,3 +196,47 @@ TEST_CASE("the printer shows structure with explicit parentheses") {
                          "| limit $4\n"
                          "-- params: $1 = 10::integer, $2 = 90::integer, $3 = true::boolean, $4 = 5::integer");
 }
+
+TEST_CASE("an AND group OR-ed with a later or_where gets explicit parentheses") {
+    auto q = from<User>() | where(col(&User::age) > 1 && col(&User::active) == true) | or_where(col(&User::id) == 3);
+    CHECK(sql(q) == all_users + R"( WHERE ("age" > ? AND "active" = ?) OR "id" = ?)");
+    auto r = from<User>() | where(col(&User::age) > 1) | where(col(&User::id) > 2 && col(&User::id) < 9);
+    CHECK(sql(r) == all_users + R"( WHERE "age" > ? AND "id" > ? AND "id" < ?)");
+}
+
+TEST_CASE("a correlated subquery on the same table needs an alias, and works with one") {
+    auto shadowed = from<Post>() | where(col(&Post::views) == subquery(from<Post>() | where(col(&Post::user_id) == outer(col(&Post::user_id))) |
+                                                                         select(max(col(&Post::views)))));
+    CHECK_THROWS_AS(to_sql(shadowed, sqlite()), QueryError);
+    auto o = alias<Post>("o");
+    auto best = from(o) | where(o(&Post::views) == subquery(from<Post>() | where(col(&Post::user_id) == outer(o(&Post::user_id))) |
+                                                            select(max(col(&Post::views)))));
+    CHECK(sql(best, postgres()) ==
+          R"(SELECT "o"."id", "o"."user_id", "o"."title", "o"."body", "o"."published", "o"."views", "o"."inserted_at" FROM "posts" AS "o" WHERE "o"."views" = (SELECT MAX("posts"."views") FROM "posts" WHERE "posts"."user_id" = "o"."user_id"))");
+    CHECK_THROWS_AS(to_sql(from<User>() | where(raw<bool>("? > 0", outer(col(&User::age)))), sqlite()), QueryError);
+}
+
+TEST_CASE("a run-time filter of 200,000 terms and a chain of 200,000 pipes render without deep recursion") {
+    // Column-to-column terms: 200,000 parameters would exceed every dialect's limit.
+    filter<User> f;
+    for (int i = 0; i < 200000; ++i) f |= col(&User::age) == col(&User::id);
+    auto r = to_sql(from<User>() | where(f), postgres());
+    CHECK(r.sql.size() > 200000 * 15);
+    CHECK(r.sql.find("(") == std::string::npos);  // one flat OR chain
+    auto q = from<User>() | where(col(&User::age) == 1);
+    for (int i = 0; i < 200000; ++i) q = q | where(col(&User::age) != col(&User::id));
+    auto r2 = to_sql(q, postgres());
+    CHECK(r2.params.size() == 1);
+    CHECK(r2.sql.ends_with(R"("age" <> "id" AND "age" <> "id")"));
+}
+
+TEST_CASE("expressions nested beyond the depth limit are a QueryError, not a stack overflow") {
+    filter<User> f;
+    f &= col(&User::age) > 1;
+    for (int i = 0; i < 2500; ++i) {
+        filter<User> g;
+        g &= !f;
+        f = g;
+    }
+    CHECK_THROWS_AS(to_sql(from<User>() | where(f), sqlite()), QueryError);
+}

@@ -4,6 +4,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "quarry/core/ast.hpp"
 #include "quarry/core/lowerer.hpp"
@@ -125,10 +126,12 @@ public:
     filter& operator&=(const E& e) { return add(e, core::BinaryOp::and_); }
     template <predicate E>
     filter& operator|=(const E& e) { return add(e, core::BinaryOp::or_); }
-    bool empty() const noexcept { return !node_; }
+    bool empty() const noexcept { return parts_.empty(); }
+    // A left-deep chain: ((p0 op1 p1) op2 p2) ...; in prefix order all operators come first.
     void lower(core::Lowerer& l) const {
-        if (!node_) throw QueryError("an empty filter cannot be used inside an expression");
-        l.embed(*node_);
+        if (parts_.empty()) throw QueryError("an empty filter cannot be used inside an expression");
+        for (std::size_t k = parts_.size(); k-- > 1;) l.op(core::OpKind::binary, static_cast<std::uint8_t>(parts_[k].op), 2);
+        for (const auto& p : parts_) l.embed(*p.node);
     }
 
 private:
@@ -136,16 +139,16 @@ private:
     filter& add(const E& e, core::BinaryOp op) {
         static_assert(all_in_v<typename E::tables, tables>, "quarry: the filter's tables do not include this column's table");
         core::Lowerer l;
-        if (node_) {
-            l.op(core::OpKind::binary, static_cast<std::uint8_t>(op), 2);
-            l.embed(*node_);
-        }
         e.lower(l);
         l.end_expr();
-        node_ = l.finish(core::Clause::where, {});
+        parts_.push_back({op, l.finish(core::Clause::where, {})});  // each term lowered once: O(1) per term
         return *this;
     }
-    core::NodePtr node_;
+    struct part {
+        core::BinaryOp op;
+        core::NodePtr node;
+    };
+    std::vector<part> parts_;
 };
 
 template <class E>
@@ -544,7 +547,11 @@ struct outer_expr : expr_base<outer_expr<E>> {
     using value_type = typename E::value_type;
     using tables = type_list<>;  // resolved against the enclosing query's sources at render time
     E inner;
-    void lower(core::Lowerer& l) const { inner.lower(l); }
+    void lower(core::Lowerer& l) const {
+        l.enter_outer();
+        inner.lower(l);
+        l.leave_outer();
+    }
 };
 template <class E>
 outer_expr<expr_t<E>> outer(E e) {

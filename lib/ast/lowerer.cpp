@@ -46,7 +46,7 @@ void Lowerer::column(const ColumnInfo* col, std::string_view source_alias) {
     std::uint32_t source = source_alias.empty() ? 0 : identifier(source_alias) + 1;
     cols_.push_back(ColumnRef{col, source});
     shape_ = util::mix(shape_, reinterpret_cast<std::uintptr_t>(col));
-    op(OpKind::column, 0, 0, static_cast<std::uint32_t>(cols_.size() - 1));
+    op(OpKind::column, outer_, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
 void Lowerer::excluded(const ColumnInfo* col) {
@@ -139,8 +139,11 @@ void Lowerer::embed(const Node& e) {
         if (o.kind == OpKind::column || o.kind == OpKind::excluded) {
             auto ref = e.cols()[o.a];
             std::string_view src = ref.source ? e.str(ref.source - 1) : std::string_view{};
-            if (o.kind == OpKind::column)
+            if (o.kind == OpKind::column) {
+                outer_ = static_cast<std::uint8_t>(outer_ + o.sub);
                 column(ref.column, src);
+                outer_ = static_cast<std::uint8_t>(outer_ - o.sub);
+            }
             else
                 excluded(ref.column);
         } else if (o.kind == OpKind::param) {

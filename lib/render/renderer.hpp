@@ -46,10 +46,10 @@ private:
 
     void ctes(const Parts& p);
     void source_of(const Node& n);
-    void predicate(const util::SmallVec<Predicate, 4>& preds, std::size_t upto, int min_prec);
+    void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);
     void expr(const Node& n, std::uint32_t& i, int min_prec);
-    void column(const Node& n, const ColumnRef& r);
+    void column(const Node& n, const ColumnRef& r, unsigned outer_levels);
     void param(const Value& v);
     void subquery(const Node& q);
     void check(core::Feature f);
@@ -72,6 +72,8 @@ private:
     bool unqualified_ = false;  // SET targets, compound ORDER BY, RETURNING of INSERT
     const core::TableInfo* output_names_ = nullptr;
     bool force_where_ = false;  // INSERT ... SELECT ... ON CONFLICT: SQLite needs the SELECT to have a WHERE  // names for the next subquery's select list
+    unsigned depth_ = 0;
+    static constexpr unsigned max_expression_depth = 2000;
     bool full_parens_ = false;
     bool printer_ = false;
 };

@@ -79,8 +79,9 @@ void Renderer::param(const Value& v) {
     if (out_) d_.placeholder(*out_, static_cast<std::uint32_t>(params_.size()));
 }
 
-void Renderer::column(const Node& n, const ColumnRef& r) {
+void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) {
     if (!out_) return;
+    if (outer_levels > scope_) throw QueryError("outer() used where there is no enclosing query");
     if (printer_) {
         if (r.source) quoted(n.str(r.source - 1)); else out_->append(r.column->table->quoted);
         out_->push_back('.');
@@ -89,10 +90,13 @@ void Renderer::column(const Node& n, const ColumnRef& r) {
     }
     if (qualify_ && !unqualified_) {
         std::string_view src = r.source ? n.str(r.source - 1) : std::string_view{};
-        // Innermost scope first; within a scope the earliest source (the FROM before a self-join).
+        // Innermost scope first (outer() skips scopes); within a scope the earliest source (the
+        // FROM before a self-join).
+        const unsigned max_scope = scope_ - outer_levels;
         const Source* found = nullptr;
         for (std::size_t k = sources_.size(); k-- > 0;) {
             const Source* it = &sources_[k];
+            if (it->scope > max_scope) continue;
             if (found && it->scope != found->scope) break;
             if (src.empty() ? it->table == r.column->table : it->alias == src) found = it;
         }
@@ -100,6 +104,18 @@ void Renderer::column(const Node& n, const ColumnRef& r) {
             throw QueryError("column " + r.column->table->name + "." + r.column->name +
                              (src.empty() ? "" : " (as " + std::string(src) + ")") +
                              " refers to a source that is not in the query");
+        if (outer_levels) {
+            // SQL resolves a qualifier innermost first: an inner source with the same name would
+            // silently capture this reference.
+            std::string_view name = found->alias.empty() ? std::string_view(found->table->name) : found->alias;
+            for (auto& s : sources_) {
+                std::string_view other = s.alias.empty() ? std::string_view(s.table->name) : s.alias;
+                if (s.scope > found->scope && other == name)
+                    throw QueryError("outer reference to " + std::string(name) + "." + r.column->name +
+                                     " is shadowed by the subquery's own " + std::string(name) +
+                                     "; give one of them an alias");
+            }
+        }
         if (found->alias.empty())
             out_->append(found->table->quoted);
         else
@@ -137,6 +153,15 @@ void Renderer::expression_list(const Node& n, std::uint32_t& i, std::uint32_t co
 }
 
 void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
+    struct Depth {
+        unsigned& d;
+        explicit Depth(unsigned& depth) : d(depth) {
+            if (++d > max_expression_depth)
+                throw QueryError("expression nested deeper than " + std::to_string(max_expression_depth) +
+                                 " levels (build long AND/OR chains with filter<>, lists with in())");
+        }
+        ~Depth() { --d; }
+    } depth_guard(depth_);
     const auto ops = n.ops();
     const Op o = ops[i++];
     auto open = [&](int prec) {
@@ -149,7 +174,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
     };
     char buf[24];
     switch (o.kind) {
-        case OpKind::column: column(n, n.cols()[o.a]); break;
+        case OpKind::column: column(n, n.cols()[o.a], o.sub); break;
         case OpKind::excluded:
             put("EXCLUDED.");
             put(n.cols()[o.a].column->quoted);
@@ -209,11 +234,17 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
             bool p = open(prec);
             if (prec <= p_and) {
                 // Mixed AND/OR always get explicit parentheses; a chain of one operator does not.
-                int lhs = is_logical(ops[i], op) ? prec : p_not;
-                expr(n, i, lhs);
-                put(binary_text(op));
-                int rhs = is_logical(ops[i], op) ? prec : p_not;
-                expr(n, i, rhs);
+                // A left-nested chain (what filter<> builds) renders iteratively, not recursively.
+                std::uint32_t run = 1;
+                while (is_logical(ops[i], op)) {
+                    ++run;
+                    ++i;
+                }
+                expr(n, i, p_not);
+                for (std::uint32_t k = 0; k < run; ++k) {
+                    put(binary_text(op));
+                    expr(n, i, is_logical(ops[i], op) ? prec : p_not);
+                }
             } else if (prec == p_cmp) {
                 expr(n, i, p_concat);
                 put(binary_text(op));
@@ -463,33 +494,50 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
     }
 }
 
-void Renderer::predicate(const util::SmallVec<Predicate, 4>& preds, std::size_t upto, int min_prec) {
-    // Folds entries [0, upto] left to right: ((p0 AND p1) OR p2) ..., parenthesising mixed operators.
-    const Predicate& last = preds[upto];
-    const Node& n = *last.node;
-    auto node_expr = [&](const Node& node, int prec) {
+void Renderer::predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec) {
+    // Left to right, iteratively (a chain of 100k where() pipes is fine):
+    // ((p0 AND p1) OR p2) AND p3 -- a parenthesis closes wherever the operator changes.
+    const std::size_t n = preds.size();
+    auto op_of = [&](std::size_t k) { return preds[k].is_or ? BinaryOp::or_ : BinaryOp::and_; };
+    auto operand = [&](const Node& node, BinaryOp op) {
         std::uint32_t i = 0;
-        std::uint32_t count = node.top_count();
-        bool p = count > 1 && prec > p_and;
-        if (p) put('(');
-        for (std::uint32_t k = 0; k < count; ++k) {
-            if (k) put(" AND ");
-            expr(node, i, count > 1 ? p_not : prec);
+        const std::uint32_t count = node.top_count();
+        if (count > 1) {  // several expressions in one node are an AND group
+            bool p = op != BinaryOp::and_;
+            if (p) put('(');
+            for (std::uint32_t k = 0; k < count; ++k) {
+                if (k) put(" AND ");
+                expr(node, i, p_not);
+            }
+            if (p) put(')');
+            return;
         }
-        if (p) put(')');
+        expr(node, i, is_logical(node.ops()[0], op) ? binary_prec(op) : p_not);
     };
-    if (upto == 0) {
-        node_expr(n, min_prec);
+    if (n == 1) {
+        std::uint32_t i = 0;
+        const Node& only = *preds[0].node;
+        if (only.top_count() == 1) {
+            expr(only, i, min_prec);
+        } else {
+            bool p = min_prec > p_and;
+            if (p) put('(');
+            operand(only, BinaryOp::and_);
+            if (p) put(')');
+        }
         return;
     }
-    int prec = last.is_or ? p_or : p_and;
-    bool paren = prec < min_prec;
-    if (paren) put('(');
-    bool same_left = upto >= 2 ? preds[upto - 1].is_or == last.is_or : true;
-    predicate(preds, upto - 1, same_left ? prec : p_not);
-    put(last.is_or ? " OR " : " AND ");
-    node_expr(n, p_not);
-    if (paren) put(')');
+    const bool outer = binary_prec(op_of(n - 1)) < min_prec;
+    if (outer) put('(');
+    for (std::size_t k = 2; k < n; ++k)
+        if (op_of(k) != op_of(k - 1)) put('(');
+    operand(*preds[0].node, op_of(1));
+    for (std::size_t k = 1; k < n; ++k) {
+        put(binary_text(op_of(k)));
+        operand(*preds[k].node, op_of(k));
+        if (k + 1 < n && op_of(k + 1) != op_of(k)) put(')');
+    }
+    if (outer) put(')');
 }
 
 void Renderer::source_of(const Node& n) {
@@ -681,7 +729,7 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     }
     if (!p.wheres.empty()) {
         put(" WHERE ");
-        predicate(p.wheres, p.wheres.size() - 1, p_none);
+        predicate(p.wheres, p_none);
     } else if (std::exchange(force_where_, false)) {
         put(" WHERE ");
         put(d_.boolean(true));
@@ -697,7 +745,7 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     }
     if (!p.havings.empty()) {
         put(" HAVING ");
-        predicate(p.havings, p.havings.size() - 1, p_none);
+        predicate(p.havings, p_none);
     }
     if (!p.windows.empty()) {
         put(" WINDOW ");
@@ -912,7 +960,7 @@ void Renderer::update(const Node& root, const Node& leaf) {
         }
         if (!p.wheres.empty()) {
             put(any ? " AND " : " WHERE ");
-            predicate(p.wheres, p.wheres.size() - 1, any ? p_not : p_none);
+            predicate(p.wheres, any ? p_not : p_none);
         }
     }
     returning(leaf);
@@ -932,7 +980,7 @@ void Renderer::remove(const Node& root, const Node& leaf) {
     if (!needs_key_subquery(p) && p.joins.empty()) {
         if (!p.wheres.empty()) {
             put(" WHERE ");
-            predicate(p.wheres, p.wheres.size() - 1, p_none);
+            predicate(p.wheres, p_none);
         }
     } else {
         key_subquery_filter(filter);

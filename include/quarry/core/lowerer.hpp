@@ -71,6 +71,9 @@ public:
     void set_arity(std::uint32_t op_index, std::uint16_t arity);
     void column(const ColumnInfo* col, std::string_view source_alias = {});
     void excluded(const ColumnInfo* col);
+    // Columns lowered between these calls belong to an enclosing query (correlated subqueries).
+    void enter_outer() { ++outer_; }
+    void leave_outer() { --outer_; }
     void param(Value v);             // scalars only
     void param_text(std::string_view s);
     void param_blob(std::string_view bytes);
@@ -105,6 +108,7 @@ private:
     std::uint32_t top_ = 0;
     std::uint32_t list_start_ = 0;
     bool listing_ = false;
+    std::uint8_t outer_ = 0;
     bool finished_ = false;
     std::uint16_t parts_[2] = {0, 0};
     int n_parts_ = 0;
