@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -133,13 +134,17 @@ bool baseline_matches() {
     return ok;
 }
 
+// QUARRY_BENCH_ITERATIONS=N runs each benchmark exactly N times, once: what bench/instructions.sh
+// needs to divide callgrind's count by.
 template <int N>
 void register_one() {
+    const char* fixed = std::getenv("QUARRY_BENCH_ITERATIONS");
     for (const Dialect* d : {&quarry::sqlite(), &quarry::postgres()}) {
         std::string base = "render/R" + std::to_string(N) + "/" + std::string(d->name()) + "/";
-        benchmark::RegisterBenchmark((base + "quarry").c_str(), bm_quarry<N>, d);
-        benchmark::RegisterBenchmark((base + "quarry_cached").c_str(), bm_cached<N>, d);
-        benchmark::RegisterBenchmark((base + "hand").c_str(), bm_hand<N>, d);
+        for (auto* b : {benchmark::RegisterBenchmark((base + "quarry").c_str(), bm_quarry<N>, d),
+                        benchmark::RegisterBenchmark((base + "quarry_cached").c_str(), bm_cached<N>, d),
+                        benchmark::RegisterBenchmark((base + "hand").c_str(), bm_hand<N>, d)})
+            if (fixed) b->Iterations(std::atoll(fixed));
     }
 }
 

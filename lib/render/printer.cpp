@@ -65,19 +65,14 @@ void append_value(std::string& out, const Value& v) {
     }
 }
 
-}  // namespace
-
-std::string describe(const NodePtr& statement) {
-    static const DebugDialect debug;
+// Appends the chain ending at `leaf`; subqueries are described inline, indented, sharing the
+// parameter numbering of the whole statement.
+void describe_chain(const Node* leaf, render::Renderer& r, std::string& out, const std::string& indent) {
     std::vector<const Node*> chain;
-    for (const Node* n = statement.get(); n; n = n->parent.get()) chain.push_back(n);
-    std::string out;
-    std::vector<Value> params;
-    render::Renderer r(debug, &out, params);
-    r.set_printer(true);
+    for (const Node* n = leaf; n; n = n->parent.get()) chain.push_back(n);
     for (std::size_t k = chain.size(); k-- > 0;) {
         const Node& n = *chain[k];
-        if (k + 1 != chain.size()) out += "\n| ";
+        if (k + 1 != chain.size()) out += "\n" + indent + "| ";
         out += clause_name(n.kind);
         if (n.table) {
             out += ' ';
@@ -96,16 +91,23 @@ std::string describe(const NodePtr& statement) {
             std::uint32_t i = 0;
             r.expression_list(n, i, n.top_count(), ", ");
         }
-        for (const auto& sub : n.subs()) {
-            out += " (";
-            std::string inner = describe(sub);
-            for (char c : inner) {
-                out += c;
-                if (c == '\n') out += "    ";
-            }
+        for (std::uint32_t s = 0; s < n.subs().size(); ++s) {
+            out += "\n" + indent + "    (subquery " + std::to_string(s + 1) + ": ";
+            describe_chain(n.subs()[s].get(), r, out, indent + "    ");
             out += ')';
         }
     }
+}
+
+}  // namespace
+
+std::string describe(const NodePtr& statement) {
+    static const DebugDialect debug;
+    std::string out;
+    std::vector<Value> params;
+    render::Renderer r(debug, &out, params);
+    r.set_printer(true);
+    describe_chain(statement.get(), r, out, "");
     for (std::size_t i = 0; i < params.size(); ++i) {
         out += i ? ", " : "\n-- params: ";
         out += '$';
