@@ -136,3 +136,25 @@ TEST_CASE("a subquery whose select does not match its schema is a QueryError") {
     CHECK(to_sql(good, sqlite()).sql ==
           R"(SELECT "pair"."a", "pair"."b" FROM (SELECT "users"."id" AS "a", "users"."id" + ? AS "b" FROM "users") AS "pair")");
 }
+
+TEST_CASE("a column assigned twice in one SET list is a QueryError on both dialects") {
+    auto twice = update_all(from<User>(), inc(&User::age, 1)) | also_set(set(&User::age, 0));
+    CHECK_THROWS_AS(to_sql(twice, sqlite()), QueryError);
+    CHECK_THROWS_AS(to_sql(twice, postgres()), QueryError);
+    User u;
+    auto upsert_twice = insert(u) | on_conflict(&User::email).do_update(set(&User::name, "a"), set(&User::name, excluded(&User::name)));
+    CHECK_THROWS_AS(to_sql(upsert_twice, postgres()), QueryError);
+    CHECK_NOTHROW(to_sql(update_all(from<User>(), inc(&User::age, 1)) | also_set(set(&User::name, "x")), postgres()));
+}
+
+TEST_CASE("first() on a DISTINCT select that leaves out the key is a QueryError, not SQL PostgreSQL rejects") {
+    CHECK_THROWS_AS(to_sql(from<User>() | distinct() | select(col(&User::email)) | first(), postgres()), QueryError);
+    CHECK_NOTHROW(to_sql(from<User>() | distinct() | select(col(&User::email)) | order_by(col(&User::email)) | first(), postgres()));
+}
+
+TEST_CASE("two sources answering to one name are a QueryError: alias one of them") {
+    CHECK_THROWS_AS(to_sql(from<User>() | join<User>(col(&User::id) == col(&User::age)), sqlite()), QueryError);
+    CHECK_THROWS_AS(to_sql(from<User>() | join(alias<User>("USERS"), col(&User::id) == alias<User>("USERS")(&User::age)), sqlite()),
+                    QueryError);  // SQLite compares names ASCII case-insensitively
+    CHECK_NOTHROW(to_sql(from<User>() | join(alias<User>("boss"), col(&User::id) == alias<User>("boss")(&User::age)), sqlite()));
+}

@@ -236,16 +236,18 @@ struct join_clause {
     auto apply(Query<R, S> q) const {
         using NewScope = typename detail::add_table<S, T>::type;
         core::Lowerer l;
+        if (sub) l.subquery(sub);  // first: a subquery source is subs()[0], before any in the ON condition
         if (on) {
             static_assert(predicate<E>, "quarry: a join condition must be a boolean expression");
             detail::check_scope<E, NewScope>();
             on->lower(l);
             l.end_expr();
         }
-        if (sub) l.subquery(sub);
         std::uint32_t a = alias.empty() ? 0 : l.identifier(alias) + 1;
+        std::uint16_t flags = static_cast<std::uint16_t>((lateral ? core::JoinFlags::lateral : 0) |
+                                                         (sub ? core::JoinFlags::subquery_source : 0));
         return Query<R, NewScope>(l.finish(core::Clause::join, std::move(q).take(), static_cast<std::uint8_t>(kind),
-                                           lateral ? core::JoinFlags::lateral : 0, &table_info<T>(), a));
+                                           flags, &table_info<T>(), a));
     }
 };
 

@@ -161,7 +161,7 @@ Statement<T> insert_from(const field_list<T, M...>& f, const Query<R, S>& q) {
     std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, f.members);
     l.mark_part();
     l.subquery(q.node());
-    return Statement<T>(l.finish(core::Clause::insert, {}, 0, 1, &table_info<T>()));
+    return Statement<T>(l.finish(core::Clause::insert, {}, 0, core::InsertFlags::from_select, &table_info<T>()));
 }
 
 // ---- upsert -------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ private:
     void returning(const Node& leaf);
 
     void ctes(const Parts& p);
+    void add_source(const Source& s);
+    void note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, const Node& n, std::uint32_t at);
     void source_of(const Node& n);
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);

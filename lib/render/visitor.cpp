@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <cctype>
 #include <charconv>
 
 #include "quarry/core/render.hpp"
@@ -542,7 +543,7 @@ void Renderer::predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec
 
 void Renderer::source_of(const Node& n) {
     // n is a from_* or join node: a table, or a subquery with an alias.
-    if (!n.subs().empty() && (n.kind == Clause::from_query || n.kind == Clause::join)) {
+    if (n.kind == Clause::from_query || (n.kind == Clause::join && (n.flags & core::JoinFlags::subquery_source))) {
         if (n.kind == Clause::join && (n.flags & core::JoinFlags::lateral)) {
             check(core::Feature::lateral_join);
             put("LATERAL ");
@@ -559,6 +560,35 @@ void Renderer::source_of(const Node& n) {
         put(" AS ");
         quoted(n.alias_name());
     }
+}
+
+void Renderer::note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, const Node& n, std::uint32_t at) {
+    // ops[at] is an assign; its first operand the target column. PostgreSQL rejects a column
+    // assigned twice and SQLite silently keeps one: neither is what the caller meant.
+    const Op& target = n.ops()[at + 1];
+    const ColumnInfo* c = n.cols()[target.a].column;
+    for (auto* s : seen)
+        if (s == c) throw QueryError("column " + c->name + " is assigned twice in one SET list");
+    seen.push_back(c);
+}
+
+void Renderer::add_source(const Source& s) {
+    // Two sources answering to one name (SQLite compares ASCII case-insensitively) make every
+    // column of that name ambiguous: alias one of them.
+    if (out_) {
+        std::string_view name = s.alias.empty() ? std::string_view(s.table->name) : s.alias;
+        for (const auto& o : sources_) {
+            if (o.scope != s.scope) continue;
+            std::string_view other = o.alias.empty() ? std::string_view(o.table->name) : o.alias;
+            bool same = other.size() == name.size();
+            for (std::size_t k = 0; same && k < name.size(); ++k)
+                same = std::tolower(static_cast<unsigned char>(name[k])) == std::tolower(static_cast<unsigned char>(other[k]));
+            if (same)
+                throw QueryError("two sources of the query are both named \"" + std::string(name) +
+                                 "\"; give one of them an alias");
+        }
+    }
+    sources_.push_back(s);
 }
 
 void Renderer::ctes(const Parts& p) {
@@ -609,6 +639,9 @@ void Renderer::order_list(const Parts& p, bool compound) {
     for (auto& e : p.orders) {
         flip_ = e.flip;
         if (!e.node) {
+            if ((p.distinct || !p.distinct_on.empty()) && p.select)
+                throw QueryError("first()/last()/reverse_order() on a DISTINCT select would order by the primary key, "
+                                 "which is not selected; add an order_by of selected columns");
             for (auto idx : p.root->table->primary_key) {
                 if (!first) put(", ");
                 first = false;
@@ -654,12 +687,12 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     ctes(p);
     const std::size_t mark = sources_.size();
     const Node& root = *p.root;
-    sources_.push_back({root.table, root.kind == Clause::from_query ? std::string_view(root.table->name)
-                                                                     : root.alias_name(), scope_});
+    add_source({root.table, root.kind == Clause::from_query ? std::string_view(root.table->name) : root.alias_name(),
+                scope_});
     for (auto* j : p.joins) {
         std::string_view alias = j->alias_name();
-        if (alias.empty() && !j->subs().empty()) alias = j->table->name;
-        sources_.push_back({j->table, alias, scope_});
+        if (alias.empty() && (j->flags & core::JoinFlags::subquery_source)) alias = j->table->name;
+        add_source({j->table, alias, scope_});
     }
     qualify_ = scope_ > 0 || !p.joins.empty() || p.has_subqueries;
 
@@ -766,8 +799,13 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
         bool wrap = !mp.orders.empty() || mp.limit || mp.limit_one || mp.offset || !mp.ctes.empty() ||
                     !mp.set_ops.empty() || mp.lock;
         if (!wrap) {
+            // A member is its own SELECT: it sees none of this one's sources.
             bool q = qualify_;
+            std::vector<Source> mine(sources_.begin() + mark, sources_.end());
+            sources_.resize(mark);
             select_parts(mp, nullptr);
+            sources_.resize(mark);
+            for (auto& src : mine) sources_.push_back(src);
             qualify_ = q;
         } else if (d_.compound_wrap() == core::CompoundWrap::parentheses) {
             subquery(member);
@@ -775,7 +813,6 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
             put("SELECT * FROM ");
             subquery(member);
         }
-        sources_.resize(mark + 1 + p.joins.size());
     }
     order_list(p, !p.set_ops.empty());
     if (p.limit_one) {
@@ -852,19 +889,22 @@ void Renderer::insert(const Node& root, const Node& leaf) {
     put(t.quoted);
     const std::uint32_t ncols = root.parts[0];
     std::uint32_t i = 0;
-    if (ncols == 0 && root.subs().empty()) {
+    const bool from_select = root.flags & core::InsertFlags::from_select;
+    if (ncols == 0 && !from_select) {
         put(" DEFAULT VALUES");
     } else {
         put(" (");
         expression_list(root, i, ncols, ", ");
         put(')');
-        if (!root.subs().empty()) {
+        if (from_select) {
             put(' ');
             unqualified_ = false;
             // Without a WHERE, SQLite would parse ON CONFLICT as the SELECT's join constraint.
             for (const Node* n = &leaf; n && !force_where_; n = n->parent.get())
                 force_where_ = n->kind == Clause::on_conflict;
+            sources_.pop_back();  // the SELECT has its own FROM; the target is not one of its sources
             select(*root.subs()[0]);
+            sources_.push_back({&t, {}, scope_});
             unqualified_ = true;
         } else {
             put(" VALUES ");
@@ -892,7 +932,12 @@ void Renderer::insert(const Node& root, const Node& leaf) {
             // The existing row's columns are qualified: EXCLUDED is in scope too.
             unqualified_ = false;
             qualify_ = true;
-            expression_list(*conflict, j, nset, ", ");
+            util::SmallVec<const ColumnInfo*, 16> targets;
+            for (std::uint32_t k = 0; k < nset; ++k) {
+                if (k) put(", ");
+                if (out_) note_assignment(targets, *conflict, j);
+                expr(*conflict, j, p_none);
+            }
             if (has_where) {
                 put(" WHERE ");
                 expr(*conflict, j, p_none);
@@ -916,13 +961,14 @@ void Renderer::update(const Node& root, const Node& leaf) {
     bool inner_only = true;
     for (auto* j : p.joins) {
         auto k = static_cast<core::JoinKind>(j->sub);
-        inner_only = inner_only && (k == core::JoinKind::inner || k == core::JoinKind::cross) && j->subs().empty();
+        inner_only = inner_only && (k == core::JoinKind::inner || k == core::JoinKind::cross) &&
+                     !(j->flags & core::JoinFlags::subquery_source);
     }
     const bool key_route = needs_key_subquery(p) || !inner_only;
     const bool from_route = !key_route && !p.joins.empty();
     sources_.push_back({&t, {}, scope_});
     if (from_route)
-        for (auto* j : p.joins) sources_.push_back({j->table, j->alias_name(), scope_});
+        for (auto* j : p.joins) add_source({j->table, j->alias_name(), scope_});
     qualify_ = p.has_subqueries || from_route;
     put("UPDATE ");
     put(t.quoted);
@@ -931,11 +977,13 @@ void Renderer::update(const Node& root, const Node& leaf) {
     for (const Node* n = &leaf; n; n = n->parent.get())
         if (n->kind == Clause::set || n->kind == Clause::update) sets.insert_front(n);
     bool first = true;
+    util::SmallVec<const ColumnInfo*, 16> targets;
     for (auto* s : sets) {
         std::uint32_t i = 0;
         for (std::uint32_t k = 0; k < s->top_count(); ++k) {
             if (!first) put(", ");
             first = false;
+            if (out_) note_assignment(targets, *s, i);
             expr(*s, i, p_none);
         }
     }

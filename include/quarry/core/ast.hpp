@@ -121,7 +121,8 @@ enum class Clause : std::uint8_t {
 };
 
 enum class JoinKind : std::uint8_t { inner, left, right, full, cross };
-namespace JoinFlags { inline constexpr std::uint16_t lateral = 1; }
+namespace JoinFlags { inline constexpr std::uint16_t lateral = 1, subquery_source = 2; }  // source: subs()[0]
+namespace InsertFlags { inline constexpr std::uint16_t from_select = 1; }  // rows: subs()[0]
 enum class SetOpKind : std::uint8_t { union_, union_all, intersect, intersect_all, except, except_all };
 enum class LockStrength : std::uint8_t { update, no_key_update, share, key_share };
 enum class LockWait : std::uint8_t { wait, nowait, skip_locked };
