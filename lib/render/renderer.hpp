@@ -51,10 +51,15 @@ private:
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);
     void expr(const Node& n, std::uint32_t& i, int min_prec);
-    void column(const Node& n, const ColumnRef& r, unsigned outer_levels);
+    [[noreturn, gnu::noinline]] static void too_deep();
+    [[gnu::noinline]] void integer_literal(std::int64_t v);
+    [[gnu::noinline]] void in_list(const Node& n, const Op& o);
+    [[gnu::noinline]] void frame(const Op& o);
+    [[gnu::noinline]] void raw_fragment(const Node& n, std::uint32_t& i, const Op& o);
+    [[gnu::noinline]] void column(const Node& n, const ColumnRef& r, unsigned outer_levels);
     void param(const Value& v);
-    void subquery(const Node& q);
-    void check(core::Feature f);
+    [[gnu::noinline]] void subquery(const Node& q);
+    [[gnu::noinline]] void check(core::Feature f);
 
     void put(std::string_view s) {
         if (out_) out_->append(s);
@@ -75,7 +80,7 @@ private:
     const core::TableInfo* output_names_ = nullptr;
     bool force_where_ = false;  // INSERT ... SELECT ... ON CONFLICT: SQLite needs the SELECT to have a WHERE  // names for the next subquery's select list
     unsigned depth_ = 0;
-    static constexpr unsigned max_expression_depth = 2000;
+    static constexpr unsigned max_expression_depth = 1000;
     bool full_parens_ = false;
     bool printer_ = false;
 };

@@ -153,13 +153,84 @@ void Renderer::expression_list(const Node& n, std::uint32_t& i, std::uint32_t co
     }
 }
 
+void Renderer::too_deep() {
+    throw QueryError("expression nested deeper than " + std::to_string(max_expression_depth) +
+                     " levels (build long AND/OR chains with filter<>, lists with in())");
+}
+
+void Renderer::integer_literal(std::int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    put(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+void Renderer::in_list(const Node& n, const Op& o) {
+    const Value* items = n.params().begin() + o.a;
+    if (d_.in_list_style() == core::InListStyle::expanded) {
+        put(o.sub ? " NOT IN (" : " IN (");
+        for (std::uint32_t k = 0; k < o.b; ++k) {
+            if (k) put(", ");
+            param(items[k]);
+        }
+        put(')');
+    } else {
+        put(o.sub ? " <> ALL(" : " = ANY(");
+        Value arr;
+        arr.kind = ValueKind::array;
+        arr.element = static_cast<ValueKind>(o.c);
+        arr.size = o.b;
+        arr.items = items;
+        param(arr);
+        put(')');
+    }
+}
+
+void Renderer::frame(const Op& o) {
+    static constexpr std::string_view modes[] = {"ROWS", "RANGE", "GROUPS"};
+    put(modes[o.sub]);
+    put(" BETWEEN ");
+    auto bound = [&](std::uint32_t kind, std::uint32_t offset) {
+        switch (static_cast<core::FrameBound>(kind)) {
+            case core::FrameBound::unbounded_preceding: put("UNBOUNDED PRECEDING"); break;
+            case core::FrameBound::unbounded_following: put("UNBOUNDED FOLLOWING"); break;
+            case core::FrameBound::current_row: put("CURRENT ROW"); break;
+            case core::FrameBound::preceding:
+            case core::FrameBound::following:
+                integer_literal(offset);
+                put(static_cast<core::FrameBound>(kind) == core::FrameBound::preceding ? " PRECEDING" : " FOLLOWING");
+                break;
+        }
+    };
+    bound(o.a, o.c & 0xffff);
+    put(" AND ");
+    bound(o.b, o.c >> 16);
+}
+
+void Renderer::raw_fragment(const Node& n, std::uint32_t& i, const Op& o) {
+    std::string_view sql = n.str(o.a);
+    std::uint16_t used = 0;
+    for (std::size_t k = 0; k < sql.size(); ++k) {
+        if (sql[k] != '?') {
+            put(sql[k]);
+        } else if (k + 1 < sql.size() && sql[k + 1] == '?') {
+            put('?');
+            ++k;
+        } else {
+            if (used == o.arity) throw QueryError("raw fragment has more ? marks than arguments");
+            expr(n, i, p_atom);
+            ++used;
+        }
+    }
+    if (used != o.arity) throw QueryError("raw fragment has fewer ? marks than arguments");
+}
+
 void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
+    // Bounded recursion; the bulky cases live in their own functions to keep this frame small
+    // (it is the unit of stack use per nesting level, sanitizers included).
     struct Depth {
         unsigned& d;
         explicit Depth(unsigned& depth) : d(depth) {
-            if (++d > max_expression_depth)
-                throw QueryError("expression nested deeper than " + std::to_string(max_expression_depth) +
-                                 " levels (build long AND/OR chains with filter<>, lists with in())");
+            if (++d > max_expression_depth) too_deep();
         }
         ~Depth() { --d; }
     } depth_guard(depth_);
@@ -173,7 +244,6 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
     auto close = [&](bool paren) {
         if (paren) put(')');
     };
-    char buf[24];
     switch (o.kind) {
         case OpKind::column: column(n, n.cols()[o.a], o.sub); break;
         case OpKind::excluded:
@@ -189,12 +259,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
                 case Constant::default_: put("DEFAULT"); break;
             }
             break;
-        case OpKind::integer: {
-            auto v = static_cast<std::int64_t>(std::uint64_t(o.a) | (std::uint64_t(o.b) << 32));
-            auto r = std::to_chars(buf, buf + sizeof buf, v);
-            put(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
-            break;
-        }
+        case OpKind::integer: integer_literal(static_cast<std::int64_t>(std::uint64_t(o.a) | (std::uint64_t(o.b) << 32))); break;
         case OpKind::unary:
             switch (static_cast<UnaryOp>(o.sub)) {
                 case UnaryOp::not_: {
@@ -273,24 +338,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
         case OpKind::in_list: {
             bool p = open(p_cmp);
             expr(n, i, p_concat);
-            const Value* items = n.params().begin() + o.a;
-            if (d_.in_list_style() == core::InListStyle::expanded) {
-                put(o.sub ? " NOT IN (" : " IN (");
-                for (std::uint32_t k = 0; k < o.b; ++k) {
-                    if (k) put(", ");
-                    param(items[k]);
-                }
-                put(')');
-            } else {
-                put(o.sub ? " <> ALL(" : " = ANY(");
-                Value arr;
-                arr.kind = ValueKind::array;
-                arr.element = static_cast<ValueKind>(o.c);
-                arr.size = o.b;
-                arr.items = items;
-                param(arr);
-                put(')');
-            }
+            in_list(n, o);
             close(p);
             break;
         }
@@ -415,30 +463,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
             }
             break;
         }
-        case OpKind::frame: {
-            static constexpr std::string_view modes[] = {"ROWS", "RANGE", "GROUPS"};
-            put(modes[o.sub]);
-            put(" BETWEEN ");
-            auto bound = [&](std::uint32_t kind, std::uint32_t offset) {
-                switch (static_cast<core::FrameBound>(kind)) {
-                    case core::FrameBound::unbounded_preceding: put("UNBOUNDED PRECEDING"); break;
-                    case core::FrameBound::unbounded_following: put("UNBOUNDED FOLLOWING"); break;
-                    case core::FrameBound::current_row: put("CURRENT ROW"); break;
-                    case core::FrameBound::preceding:
-                    case core::FrameBound::following: {
-                        auto r = std::to_chars(buf, buf + sizeof buf, offset);
-                        put(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
-                        put(static_cast<core::FrameBound>(kind) == core::FrameBound::preceding ? " PRECEDING"
-                                                                                               : " FOLLOWING");
-                        break;
-                    }
-                }
-            };
-            bound(o.a, o.c & 0xffff);
-            put(" AND ");
-            bound(o.b, o.c >> 16);
-            break;
-        }
+        case OpKind::frame: frame(o); break;
         case OpKind::order_item: {
             expr(n, i, p_none);
             bool desc = (o.sub & core::OrderFlags::desc) != 0;
@@ -458,24 +483,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
             put(" AS ");
             quoted(n.str(o.a));
             break;
-        case OpKind::raw: {
-            std::string_view sql = n.str(o.a);
-            std::uint16_t used = 0;
-            for (std::size_t k = 0; k < sql.size(); ++k) {
-                if (sql[k] != '?') {
-                    put(sql[k]);
-                } else if (k + 1 < sql.size() && sql[k + 1] == '?') {
-                    put('?');
-                    ++k;
-                } else {
-                    if (used == o.arity) throw QueryError("raw fragment has more ? marks than arguments");
-                    expr(n, i, p_atom);
-                    ++used;
-                }
-            }
-            if (used != o.arity) throw QueryError("raw fragment has fewer ? marks than arguments");
-            break;
-        }
+        case OpKind::raw: raw_fragment(n, i, o); break;
         case OpKind::assign: {
             bool u = unqualified_;
             unqualified_ = true;
