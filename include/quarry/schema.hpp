@@ -10,11 +10,7 @@
 #pragma once
 #include <bit>
 #include <boost/hana/accessors.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/first.hpp>
-#include <boost/hana/second.hpp>
 #include <boost/hana/adapt_struct.hpp>
-#include <boost/hana/string.hpp>
 #include <cstddef>
 #include <tuple>
 #include <vector>
@@ -66,49 +62,52 @@ std::ptrdiff_t member_offset(M T::*mp) noexcept {
     return std::bit_cast<std::ptrdiff_t>(mp);
 }
 
-template <class MP, MP Ptr>
-constexpr MP hana_member_pointer(boost::hana::struct_detail::member_ptr<MP, Ptr>) {
-    return Ptr;
-}
-
-template <class T, class M>
-void apply_option(core::ColumnInfo& c, std::ptrdiff_t offset, const field_option<T, M>& o) {
-    if (member_offset(o.member) != offset) return;
-    if (!o.db_name.empty()) c.name = o.db_name;
-    if (o.generated_ >= 0) c.generated = o.generated_ == 1;
+// The struct's members as a plain pack, read off the type of Hana's accessors: a fold over it
+// instantiates far less than hana::for_each (this is the compile-time cost of every schema).
+template <class Pair>
+struct accessor_info;
+template <class Name, class MP, MP Ptr>
+struct accessor_info<boost::hana::pair<Name, boost::hana::struct_detail::member_ptr<MP, Ptr>>> {
+    static constexpr MP pointer = Ptr;
+    static const char* name() { return Name::c_str(); }
+};
+template <class Accessors>
+struct members_of_tuple;
+template <class... Pairs>
+struct members_of_tuple<boost::hana::tuple<Pairs...>> {
+    static constexpr std::size_t size = sizeof...(Pairs);
+    template <class F>
+    static void each(F&& f) {
+        (f(accessor_info<Pairs>::pointer, accessor_info<Pairs>::name()), ...);
+    }
+};
+// Calls f(member pointer, member name) for each member of T, in declaration order.
+template <class T, class F>
+void for_each_member(F&& f) {
+    members_of_tuple<decltype(boost::hana::accessors<T>())>::each(std::forward<F>(f));
 }
 
 template <class T>
-struct schema_table {
-    core::TableInfo info;
-    std::vector<std::int16_t> index_by_offset;  // byte offset -> column index, -1 elsewhere
-
-    schema_table(const schema_table&) = delete;
-
+struct schema_table : core::SchemaTable {
     schema_table() {
-        std::vector<core::ColumnInfo> cols;
-        std::vector<std::ptrdiff_t> offsets;
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-            auto mp = hana_member_pointer(boost::hana::second(pair));
+        // Plain data about each member; the compiled core builds the table from it (strings,
+        // vectors and quoting stay out of every user translation unit).
+        core::MemberDesc members[members_of_tuple<decltype(boost::hana::accessors<T>())>::size];
+        std::size_t n = 0;
+        for_each_member<T>([&](auto mp, const char* member_name) {
             using M = std::remove_cvref_t<decltype(std::declval<T&>().*mp)>;
             static_assert(sql_value<M>, "quarry: a schema member has a type with no quarry::value_traits");
-            core::ColumnInfo c;
-            c.name = boost::hana::to<const char*>(boost::hana::first(pair));
-            c.type = value_traits<M>::sql_type;
-            c.nullable = is_optional<M>::value;
-            std::apply([&](auto... pk) { c.primary_key = ((member_offset(pk) == member_offset(mp)) || ...); },
-                       table_traits<T>::primary_key);
-            constexpr bool single_key = std::tuple_size_v<decltype(table_traits<T>::primary_key)> == 1;
-            c.generated = single_key && c.primary_key && std::is_integral_v<M> && !std::is_same_v<M, bool>;
-            std::apply([&](const auto&... opt) { (apply_option(c, member_offset(mp), opt), ...); },
-                       column_traits<T>::options);
-            offsets.push_back(member_offset(mp));
-            cols.push_back(std::move(c));
+            members[n++] = {member_name, member_offset(mp), value_traits<M>::sql_type, is_optional<M>::value,
+                            std::is_integral_v<M> && !std::is_same_v<M, bool>};
         });
-        core::init_table_info(info, table_traits<T>::name, std::move(cols));
-        index_by_offset.assign(sizeof(T), -1);
-        for (std::size_t i = 0; i < offsets.size(); ++i)
-            index_by_offset[static_cast<std::size_t>(offsets[i])] = static_cast<std::int16_t>(i);
+        constexpr std::size_t n_pk = std::tuple_size_v<decltype(table_traits<T>::primary_key)>;
+        std::ptrdiff_t keys[n_pk + 1] = {};
+        std::apply([&](auto... pk) { std::size_t k = 0; ((keys[k++] = member_offset(pk)), ...); }, table_traits<T>::primary_key);
+        constexpr std::size_t n_opt = std::tuple_size_v<decltype(column_traits<T>::options)>;
+        core::MemberOption options[n_opt + 1] = {};
+        std::apply([&](const auto&... o) { std::size_t k = 0; ((options[k++] = {member_offset(o.member), o.db_name, o.generated_}), ...); },
+                   column_traits<T>::options);
+        core::init_schema_table(*this, table_traits<T>::name, members, n, keys, n_pk, options, n_opt, sizeof(T));
     }
 };
 

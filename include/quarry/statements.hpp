@@ -84,8 +84,7 @@ namespace detail {
 // Calls f(member pointer) for each column of T that an insert writes.
 template <class T, class F>
 void for_insert_columns(F&& f) {
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-        auto mp = hana_member_pointer(boost::hana::second(pair));
+    for_each_member<T>([&](auto mp, const char*) {
         if (!column_info(mp).generated) f(mp);
     });
 }
@@ -302,8 +301,7 @@ template <schema T>
 Statement<T> update(const T& row) {
     core::Lowerer l;
     l.subquery(detail::by_primary_key(row).node());
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-        auto mp = detail::hana_member_pointer(boost::hana::second(pair));
+    detail::for_each_member<T>([&](auto mp, const char*) {
         if (column_info(mp).primary_key) return;
         set(mp, row.*mp).lower(l);
         l.end_expr();

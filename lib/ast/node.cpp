@@ -106,6 +106,29 @@ void node_free(void* p, std::uint32_t bytes) noexcept {
     ::operator delete(p);
 }
 
+void init_schema_table(SchemaTable& t, std::string_view table, const MemberDesc* members, std::size_t n,
+                       const std::ptrdiff_t* key_offsets, std::size_t n_keys, const MemberOption* options,
+                       std::size_t n_options, std::size_t struct_size) {
+    std::vector<ColumnInfo> cols(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        ColumnInfo& c = cols[i];
+        c.name = members[i].name;
+        c.type = members[i].type;
+        c.nullable = members[i].nullable;
+        for (std::size_t k = 0; k < n_keys; ++k) c.primary_key = c.primary_key || key_offsets[k] == members[i].offset;
+        c.generated = n_keys == 1 && c.primary_key && members[i].integral;
+        for (std::size_t k = 0; k < n_options; ++k) {
+            if (options[k].offset != members[i].offset) continue;
+            if (!options[k].db_name.empty()) c.name = options[k].db_name;
+            if (options[k].generated >= 0) c.generated = options[k].generated == 1;
+        }
+    }
+    init_table_info(t.info, table, std::move(cols));
+    t.index_by_offset.assign(struct_size, -1);
+    for (std::size_t i = 0; i < n; ++i)
+        t.index_by_offset[static_cast<std::size_t>(members[i].offset)] = static_cast<std::int16_t>(i);
+}
+
 void Node::release() const noexcept {
     const Node* n = this;
     // Iterative along the parent chain: a query refined 100k times must not recurse 100k deep.
