@@ -111,10 +111,12 @@ struct schema_table : core::SchemaTable {
     }
 };
 
+// Never destroyed: query values held in statics, or built in static destructors, may use the
+// table during program exit.
 template <class T>
 const schema_table<T>& table_of() {
-    static const schema_table<T> t;
-    return t;
+    static const schema_table<T>* const t = new schema_table<T>();
+    return *t;
 }
 
 }  // namespace detail

@@ -67,9 +67,11 @@ struct FreeBlock {
 struct Pool {
     FreeBlock* head[n_classes] = {};
     std::uint32_t count[n_classes] = {};
+    bool alive = true;  // false once this thread's pool is destroyed (static queries freed at exit)
     ~Pool() {
-        for (auto* h : head)
+        for (auto*& h : head)
             while (h) ::operator delete(std::exchange(h, h->next));
+        alive = false;
     }
 };
 thread_local Pool t_pool;
@@ -85,6 +87,7 @@ void* node_allocate(std::size_t size, std::uint32_t& bytes) {
         return ::operator new(size);
     }
     Pool& pool = t_pool;
+    if (!pool.alive) return ::operator new(bytes);
     if (FreeBlock* b = pool.head[cls - 1]) {
         pool.head[cls - 1] = b->next;
         --pool.count[cls - 1];
@@ -97,7 +100,7 @@ void node_free(void* p, std::uint32_t bytes) noexcept {
     std::uint32_t cls = bytes / class_bytes;
     if (bytes % class_bytes == 0 && cls >= 1 && cls <= n_classes) {
         Pool& pool = t_pool;
-        if (pool.count[cls - 1] < max_free) {
+        if (pool.alive && pool.count[cls - 1] < max_free) {
             pool.head[cls - 1] = new (p) FreeBlock{pool.head[cls - 1]};
             ++pool.count[cls - 1];
             return;

@@ -40,8 +40,8 @@ public:
 }  // namespace
 
 const Dialect& postgres() {
-    static const PostgresDialect d;
-    return d;
+    static const Dialect* const d = new PostgresDialect();  // never destroyed: usable during program exit
+    return *d;
 }
 
 }  // namespace quarry::core

@@ -43,8 +43,8 @@ public:
 }  // namespace
 
 const Dialect& sqlite() {
-    static const SqliteDialect d;
-    return d;
+    static const Dialect* const d = new SqliteDialect();  // never destroyed: usable during program exit
+    return *d;
 }
 
 }  // namespace quarry::core

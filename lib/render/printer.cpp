@@ -102,7 +102,8 @@ void describe_chain(const Node* leaf, render::Renderer& r, std::string& out, con
 }  // namespace
 
 std::string describe(const NodePtr& statement) {
-    static const DebugDialect debug;
+    static const DebugDialect* const debug_dialect = new DebugDialect();  // never destroyed
+    const DebugDialect& debug = *debug_dialect;
     std::string out;
     std::vector<Value> params;
     render::Renderer r(debug, &out, params);
