@@ -6,6 +6,12 @@
 #include "schema.hpp"
 #include "support.hpp"
 
+struct Counter {
+    std::int64_t id = 0;
+};
+BOOST_HANA_ADAPT_STRUCT(Counter, id);
+QUARRY_TABLE(Counter, "counters", &Counter::id);
+
 struct Pair {
     std::int64_t a = 0;
     std::int64_t b = 0;
@@ -157,4 +163,9 @@ TEST_CASE("two sources answering to one name are a QueryError: alias one of them
     CHECK_THROWS_AS(to_sql(from<User>() | join(alias<User>("USERS"), col(&User::id) == alias<User>("USERS")(&User::age)), sqlite()),
                     QueryError);  // SQLite compares names ASCII case-insensitively
     CHECK_NOTHROW(to_sql(from<User>() | join(alias<User>("boss"), col(&User::id) == alias<User>("boss")(&User::age)), sqlite()));
+}
+
+TEST_CASE("several rows with nothing to write cannot be one DEFAULT VALUES statement") {
+    CHECK(to_sql(insert(Counter{}), sqlite()).sql == R"(INSERT INTO "counters" DEFAULT VALUES)");
+    CHECK_THROWS_AS(to_sql(insert_all(std::vector<Counter>(3)), postgres()), QueryError);
 }

@@ -155,6 +155,7 @@ void Lowerer::embed(const Node& e) {
             if (o.kind == OpKind::subquery) o.a = subquery(e.subs()[o.a]);
             if (o.kind == OpKind::alias || o.kind == OpKind::raw) o.a = string(e.str(o.a));
             if ((o.kind == OpKind::window || o.kind == OpKind::star) && o.a) o.a = string(e.str(o.a - 1)) + 1;
+            if (o.kind == OpKind::in_list) o.a = 0;  // as direct lowering does; patched below
             at = op(o.kind, o.sub, o.arity, o.a, o.b, o.c);
             if (o.kind == OpKind::in_list) pending_lists.push_back({at, i});
         }

@@ -315,6 +315,12 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
                 expr(n, i, p_concat);
                 put(binary_text(op));
                 expr(n, i, p_concat);
+            } else if (op == BinaryOp::concat) {
+                // || binds tighter than arithmetic on SQLite but not on PostgreSQL: parenthesise
+                // any compound operand so both read it the same way.
+                expr(n, i, p_unary);
+                put(binary_text(op));
+                expr(n, i, p_unary);
             } else {
                 expr(n, i, prec);
                 put(binary_text(op));
@@ -692,6 +698,7 @@ void Renderer::select(const Node& leaf, const std::vector<const ColumnInfo*>* on
 
 void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only_columns) {
     const core::TableInfo* names = std::exchange(output_names_, nullptr);
+    const bool force_where = std::exchange(force_where_, false);  // for this SELECT, not nested ones
     ctes(p);
     const std::size_t mark = sources_.size();
     const Node& root = *p.root;
@@ -771,11 +778,10 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     if (!p.wheres.empty()) {
         put(" WHERE ");
         predicate(p.wheres, p_none);
-    } else if (std::exchange(force_where_, false)) {
+    } else if (force_where) {
         put(" WHERE ");
         put(d_.boolean(true));
     }
-    force_where_ = false;
     if (!p.group_bys.empty()) {
         put(" GROUP BY ");
         for (std::size_t k = 0; k < p.group_bys.size(); ++k) {
@@ -804,8 +810,8 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
         const Node& member = *s->subs()[0];
         Parts mp;
         fold(&member, mp);
-        bool wrap = !mp.orders.empty() || mp.limit || mp.limit_one || mp.offset || !mp.ctes.empty() ||
-                    !mp.set_ops.empty() || mp.lock;
+        bool wrap = !mp.orders.empty() || !mp.distinct_on.empty() || mp.limit || mp.limit_one || mp.offset ||
+                    !mp.ctes.empty() || !mp.set_ops.empty() || mp.lock;
         if (!wrap) {
             // A member is its own SELECT: it sees none of this one's sources.
             bool q = qualify_;
@@ -869,8 +875,22 @@ void Renderer::key_subquery_filter(const Node& filter) {
     }
     if (keys.size() > 1) put(')');
     put(" IN (");
+    Parts p;
+    fold(&filter, p);
     ++scope_;
-    select(filter, &keys);
+    if (p.set_ops.empty()) {
+        select(filter, &keys);
+    } else {
+        // Every member of a compound must select the same columns: take the keys from it whole.
+        put("SELECT ");
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            if (k) put(", ");
+            put(keys[k]->quoted);
+        }
+        put(" FROM ");
+        subquery(filter);
+        put(" AS \"rows\"");
+    }
     --scope_;
     put(')');
 }
@@ -899,6 +919,9 @@ void Renderer::insert(const Node& root, const Node& leaf) {
     std::uint32_t i = 0;
     const bool from_select = root.flags & core::InsertFlags::from_select;
     if (ncols == 0 && !from_select) {
+        if (root.top_count() > 1)
+            throw QueryError("inserting several rows with no columns to write (all are generated): "
+                             "DEFAULT VALUES inserts one row per statement");
         put(" DEFAULT VALUES");
     } else {
         put(" (");
@@ -908,10 +931,21 @@ void Renderer::insert(const Node& root, const Node& leaf) {
             put(' ');
             unqualified_ = false;
             // Without a WHERE, SQLite would parse ON CONFLICT as the SELECT's join constraint.
-            for (const Node* n = &leaf; n && !force_where_; n = n->parent.get())
-                force_where_ = n->kind == Clause::on_conflict;
+            bool has_conflict = false;
+            for (const Node* n = &leaf; n && !has_conflict; n = n->parent.get()) has_conflict = n->kind == Clause::on_conflict;
             sources_.pop_back();  // the SELECT has its own FROM; the target is not one of its sources
-            select(*root.subs()[0]);
+            Parts sp;
+            fold(root.subs()[0].get(), sp);
+            if (has_conflict && !sp.set_ops.empty()) {
+                // A compound's last member would take the WHERE: select from it as a whole instead.
+                put("SELECT * FROM ");
+                subquery(*root.subs()[0]);
+                put(" AS \"source\" WHERE ");
+                put(d_.boolean(true));
+            } else {
+                force_where_ = has_conflict;
+                select_parts(sp, nullptr);
+            }
             sources_.push_back({&t, {}, scope_});
             unqualified_ = true;
         } else {
