@@ -123,6 +123,48 @@ TEST_CASE("IN-list lengths change the SQLite key but not the PostgreSQL key") {
     CHECK(core::cache_key(*a.node(), postgres()) == core::cache_key(*b.node(), postgres()));
 }
 
+TEST_CASE("a parameter plan replays other values of its shape, IN lists and subqueries included") {
+    auto make = [](int age, std::vector<std::int64_t> ids, std::string name) {
+        auto sub = from<Post>() | where(col(&Post::title) == name) | select(col(&Post::user_id));
+        return from<User>() | where(in(col(&User::id), ids)) | where(col(&User::age) > age) |
+               where(in(col(&User::id), sub)) | order_by(col(&User::name)) | limit(age);
+    };
+    for (const Dialect* d : {&sqlite(), &postgres()}) {
+        INFO(d->name());
+        auto first = make(30, {1, 2, 3}, "x");
+        core::ParamPlan plan;
+        std::vector<Value> ignored;
+        core::render_into(*first.node(), *d, nullptr, ignored, &plan);
+        REQUIRE(plan.usable);
+        // Same shape on both dialects when the list has the same length; on PostgreSQL any length.
+        for (auto second : {make(41, {7, 8, 9}, "long title"), make(5, {4, 5, 6}, "")}) {
+            REQUIRE(core::cache_key(*second.node(), *d) == core::cache_key(*first.node(), *d));
+            std::vector<Value> replayed;
+            REQUIRE(core::collect_params(*second.node(), plan, replayed));
+            CHECK(format_params(replayed) == params(second, *d));
+        }
+        if (d == &postgres()) {
+            auto longer = make(1, {1, 2, 3, 4, 5, 6, 7}, "y");
+            std::vector<Value> replayed;
+            REQUIRE(core::collect_params(*longer.node(), plan, replayed));
+            CHECK(format_params(replayed) == params(longer, *d));
+        }
+    }
+}
+
+TEST_CASE("a value that reaches one node twice gets no usable plan, and collects nothing from it") {
+    auto base = from<User>() | where(col(&User::age) > 18);
+    auto q = base | where(exists(base | select(col(&User::id))));
+    core::ParamPlan plan;
+    std::vector<Value> full;
+    core::render_into(*q.node(), sqlite(), nullptr, full, &plan);
+    CHECK(full.size() == 2);
+    CHECK_FALSE(plan.usable);
+    std::vector<Value> replayed;
+    CHECK_FALSE(core::collect_params(*q.node(), plan, replayed));
+    CHECK(replayed.empty());
+}
+
 TEST_CASE("no two golden statements with different SQL share a cache key") {
     for (const Dialect* d : {&sqlite(), &postgres()}) {
         std::unordered_map<std::uint64_t, std::string> seen;

@@ -48,6 +48,7 @@ void init_table_info(TableInfo& t, std::string_view name, std::vector<ColumnInfo
         auto& c = t.columns[i];
         util::check_identifier(c.name, "column");
         c.quoted = util::quoted(c.name);
+        c.qualified = t.quoted + '.' + c.quoted;
         c.index = static_cast<std::uint16_t>(i);
         c.table = &t;
         if (c.primary_key) t.primary_key.push_back(c.index);

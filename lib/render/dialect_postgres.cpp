@@ -9,11 +9,9 @@ namespace {
 class PostgresDialect final : public Dialect {
 public:
     std::string_view name() const noexcept override { return "postgres"; }
-    void placeholder(std::string& out, std::uint32_t n) const override {
-        char buf[12];
-        buf[0] = '$';
-        auto r = std::to_chars(buf + 1, buf + sizeof buf, n);
-        out.append(buf, r.ptr);
+    char* placeholder(char* out, std::uint32_t n) const override {
+        *out = '$';
+        return std::to_chars(out + 1, out + max_placeholder, n).ptr;
     }
     std::string_view boolean(bool v) const noexcept override { return v ? "TRUE" : "FALSE"; }
     bool supports(Feature) const noexcept override { return true; }

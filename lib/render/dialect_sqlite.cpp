@@ -9,7 +9,10 @@ public:
     std::string_view name() const noexcept override { return "sqlite"; }
     // Plain `?`: parameters are numbered by position, which is the order quarry emits them in.
     // Never `$N`: SQLite reads that as a *named* parameter and binds it out of order.
-    void placeholder(std::string& out, std::uint32_t) const override { out += '?'; }
+    char* placeholder(char* out, std::uint32_t) const override {
+        *out = '?';
+        return out + 1;
+    }
     std::string_view boolean(bool v) const noexcept override { return v ? "1" : "0"; }
     bool supports(Feature f) const noexcept override {
         switch (f) {

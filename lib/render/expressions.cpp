@@ -18,16 +18,17 @@ using core::UnaryOp;
 using core::ValueKind;
 
 void Renderer::quoted(std::string_view ident) {
-    if (out_) util::append_quoted(*out_, ident);
+    if (out_) out_->quoted(ident);
 }
 
 void Renderer::check(core::Feature f) {
     if (!d_.supports(f)) throw UnsupportedFeature(d_.name(), core::to_string(f));
 }
 
-void Renderer::param(const Value& v) {
-    params_.push_back(v);
-    if (out_) d_.placeholder(*out_, static_cast<std::uint32_t>(params_.size()));
+void Renderer::param(const Node& n, std::uint32_t index) {
+    if (plan_) plan_->single(n, index);
+    params_.push_back(n.params()[index]);
+    if (out_) out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
 }
 
 void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) {
@@ -67,10 +68,11 @@ void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) 
                                      "; give one of them an alias");
             }
         }
-        if (found->alias.empty())
-            out_->append(found->table->quoted);
-        else
-            quoted(found->alias);
+        if (found->alias.empty()) {
+            out_->append(r.column->qualified);  // found by table: it is the column's own
+            return;
+        }
+        quoted(found->alias);
         out_->push_back('.');
     } else if (!sources_.empty() && !unqualified_) {
         // Unqualified: the column must still belong to the query's only source.
@@ -114,13 +116,14 @@ void Renderer::integer_literal(std::int64_t v) {
     put(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
-void Renderer::in_list(const Node& n, const Op& o) {
+void Renderer::in_list(const Node& n, std::uint32_t at) {
+    const Op& o = n.ops()[at];
     const Value* items = n.params().begin() + o.a;
     if (d_.in_list_style() == core::InListStyle::expanded) {
         put(o.sub ? " NOT IN (" : " IN (");
         for (std::uint32_t k = 0; k < o.b; ++k) {
             if (k) put(", ");
-            param(items[k]);
+            param(n, o.a + k);
         }
         put(')');
     } else {
@@ -130,7 +133,9 @@ void Renderer::in_list(const Node& n, const Op& o) {
         arr.element = static_cast<ValueKind>(o.c);
         arr.size = o.b;
         arr.items = items;
-        param(arr);
+        if (plan_) plan_->array(n, at);
+        params_.push_back(arr);
+        if (out_) out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
         put(')');
     }
 }
@@ -185,6 +190,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
         ~Depth() { --d; }
     } depth_guard(depth_);
     const auto ops = n.ops();
+    const std::uint32_t at = i;
     const Op o = ops[i++];
     auto open = [&](int prec) {
         bool paren = prec < min_prec || (full_parens_ && prec < p_atom && min_prec > p_none);
@@ -200,7 +206,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
             put("EXCLUDED.");
             put(n.cols()[o.a].column->quoted);
             break;
-        case OpKind::param: param(n.params()[o.a]); break;
+        case OpKind::param: param(n, o.a); break;
         case OpKind::constant:
             switch (static_cast<Constant>(o.sub)) {
                 case Constant::null: put("NULL"); break;
@@ -294,7 +300,7 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
         case OpKind::in_list: {
             bool p = open(p_cmp);
             expr(n, i, p_concat);
-            in_list(n, o);
+            in_list(n, at);
             close(p);
             break;
         }

@@ -12,11 +12,9 @@ namespace {
 class DebugDialect final : public Dialect {
 public:
     std::string_view name() const noexcept override { return "debug"; }
-    void placeholder(std::string& out, std::uint32_t n) const override {
-        char buf[12];
-        buf[0] = '$';
-        auto r = std::to_chars(buf + 1, buf + sizeof buf, n);
-        out.append(buf, r.ptr);
+    char* placeholder(char* out, std::uint32_t n) const override {
+        *out = '$';
+        return std::to_chars(out + 1, out + max_placeholder, n).ptr;
     }
     std::string_view boolean(bool v) const noexcept override { return v ? "TRUE" : "FALSE"; }
     bool supports(Feature) const noexcept override { return true; }
@@ -49,7 +47,11 @@ void append_value(std::string& out, const Value& v) {
             }
             out += '\'';
             break;
-        case ValueKind::blob: out += "<" + std::to_string(v.size) + " bytes>"; break;
+        case ValueKind::blob:
+            out += '<';
+            out += std::to_string(v.size);
+            out += " bytes>";
+            break;
         case ValueKind::array:
             out += '{';
             for (std::uint32_t i = 0; i < v.size; ++i) {
@@ -72,7 +74,11 @@ void describe_chain(const Node* leaf, render::Renderer& r, std::string& out, con
     for (const Node* n = leaf; n; n = n->parent.get()) chain.push_back(n);
     for (std::size_t k = chain.size(); k-- > 0;) {
         const Node& n = *chain[k];
-        if (k + 1 != chain.size()) out += "\n" + indent + "| ";
+        if (k + 1 != chain.size()) {  // appended piecewise: g++ 12 -O3 misreports `"\n" + indent` (-Wrestrict)
+            out += '\n';
+            out += indent;
+            out += "| ";
+        }
         out += clause_name(n.kind);
         if (n.table) {
             out += ' ';
@@ -90,9 +96,14 @@ void describe_chain(const Node* leaf, render::Renderer& r, std::string& out, con
             out += ' ';
             std::uint32_t i = 0;
             r.expression_list(n, i, n.top_count(), ", ");
+            r.flush_to(out);
         }
         for (std::uint32_t s = 0; s < n.subs().size(); ++s) {
-            out += "\n" + indent + "    (subquery " + std::to_string(s + 1) + ": ";
+            out += '\n';
+            out += indent;
+            out += "    (subquery ";
+            out += std::to_string(s + 1);
+            out += ": ";
             describe_chain(n.subs()[s].get(), r, out, indent + "    ");
             out += ')';
         }
@@ -106,7 +117,7 @@ std::string describe(const NodePtr& statement) {
     const DebugDialect& debug = *debug_dialect;
     std::string out;
     std::vector<Value> params;
-    render::Renderer r(debug, &out, params);
+    render::Renderer r(debug, true, params);
     r.set_printer(true);
     describe_chain(statement.get(), r, out, "");
     for (std::size_t i = 0; i < params.size(); ++i) {

@@ -6,6 +6,8 @@
 
 #include "quarry/core/dialect.hpp"
 #include "render/fold.hpp"
+#include "render/param_plan.hpp"
+#include "render/sink.hpp"
 
 namespace quarry::render {
 
@@ -24,13 +26,22 @@ struct Source {
 class Renderer {
 public:
     // `out` null: collect parameters only (no text, no validation: the text was rendered before).
-    Renderer(const Dialect& d, std::string* out, std::vector<Value>& params) : d_(d), out_(out), params_(params) {}
+    Renderer(const Dialect& d, bool text, std::vector<Value>& params)
+        : d_(d), out_(text ? &sink_ : nullptr), params_(params) {}
+    // The text written so far.
+    std::string_view text() const noexcept { return sink_.view(); }
+    // Moves the text written so far to the end of `out` (the printer interleaves its own).
+    void flush_to(std::string& out) {
+        out.append(sink_.view());
+        sink_.clear();
+    }
 
     void statement(const Node& leaf);
     // Printer mode: every compound expression is parenthesised.
     // Printer mode: every compound expression is parenthesised, columns always qualified, and
     // subqueries are described by the printer itself.
     void set_printer(bool on) { full_parens_ = printer_ = on; }
+    void record_plan(PlanRecorder* r) { plan_ = r; }
     void expression_list(const Node& n, std::uint32_t& i, std::uint32_t count, std::string_view sep);
 
 private:
@@ -53,11 +64,11 @@ private:
     void expr(const Node& n, std::uint32_t& i, int min_prec);
     [[noreturn, gnu::noinline]] static void too_deep();
     [[gnu::noinline]] void integer_literal(std::int64_t v);
-    [[gnu::noinline]] void in_list(const Node& n, const Op& o);
+    [[gnu::noinline]] void in_list(const Node& n, std::uint32_t at);
     [[gnu::noinline]] void frame(const Op& o);
     [[gnu::noinline]] void raw_fragment(const Node& n, std::uint32_t& i, const Op& o);
     [[gnu::noinline]] void column(const Node& n, const ColumnRef& r, unsigned outer_levels);
-    void param(const Value& v);
+    void param(const Node& n, std::uint32_t index);
     [[gnu::noinline]] void subquery(const Node& q);
     [[gnu::noinline]] void check(core::Feature f);
 
@@ -70,7 +81,9 @@ private:
     void quoted(std::string_view ident);
 
     const Dialect& d_;
-    std::string* out_;
+    PlanRecorder* plan_ = nullptr;
+    Sink sink_;
+    Sink* out_;
     std::vector<Value>& params_;
     util::SmallVec<Source, 8> sources_;
     unsigned scope_ = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The visitor, part 2: statements (SELECT, INSERT, UPDATE, DELETE) and their clauses.
 #include <cctype>
+#include <optional>
 
 #include "quarry/core/render.hpp"
 #include "quarry/errors.hpp"
@@ -582,14 +583,17 @@ void Renderer::statement(const Node& leaf) {
 
 namespace quarry::core {
 
-void render_into(const Node& statement, const Dialect& d, std::string* sql, std::vector<Value>& params) {
-    render::Renderer r(d, sql, params);
+void render_into(const Node& statement, const Dialect& d, std::string* sql, std::vector<Value>& params,
+                 ParamPlan* plan) {
+    render::Renderer r(d, sql != nullptr, params);
+    std::optional<render::PlanRecorder> recorder;
+    if (plan) r.record_plan(&recorder.emplace(statement, *plan));
     r.statement(statement);
+    if (sql) sql->assign(r.text());
 }
 
 Rendered render(const NodePtr& statement, const Dialect& d) {
     Rendered out;
-    out.sql.reserve(256);
     out.params.reserve(16);
     render_into(*statement, d, &out.sql, out.params);
     out.keep = statement;

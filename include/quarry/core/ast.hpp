@@ -22,7 +22,8 @@ struct TableInfo;
 
 struct ColumnInfo {
     std::string name;
-    std::string quoted;  // quoted once per schema, never per render
+    std::string quoted;     // quoted once per schema, never per render
+    std::string qualified;  // "table"."column"
     SqlType type = SqlType::any;
     bool nullable = false;
     bool primary_key = false;

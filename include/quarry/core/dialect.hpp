@@ -2,6 +2,7 @@
 // A dialect answers "how does this database spell that". The visitor asks; it never branches
 // on a dialect's identity, so a third dialect is one more file.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,8 +30,10 @@ class Dialect {
 public:
     virtual ~Dialect() = default;
     virtual std::string_view name() const noexcept = 0;
-    // n is 1-based, counted in the order parameters appear in the SQL text.
-    virtual void placeholder(std::string& out, std::uint32_t n) const = 0;
+    // n is 1-based, counted in the order parameters appear in the SQL text. Writes at most
+    // max_placeholder bytes at `out` and returns the end of what it wrote.
+    static constexpr std::size_t max_placeholder = 16;
+    virtual char* placeholder(char* out, std::uint32_t n) const = 0;
     virtual std::string_view boolean(bool v) const noexcept = 0;
     virtual bool supports(Feature f) const noexcept = 0;
     virtual InListStyle in_list_style() const noexcept = 0;
