@@ -33,7 +33,7 @@ TEST_CASE("piping never mutates: 1,000 refinements leave the base value's SQL un
 TEST_CASE("a refinement shares its base: one new node per pipe, pointing at the base") {
     auto base = from<User>() | where(col(&User::active) == true);
     auto refined = base | limit(3);
-    CHECK(refined.node()->parent.get() == base.node().get());
+    CHECK(refined.node()->parent == base.node().get());
     CHECK(from<User>().node().get() == from<User>().node().get());  // one shared root per schema
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "quarry/core/lowerer.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -27,23 +28,13 @@ Lowerer::~Lowerer() {
 }
 
 
-std::uint32_t Lowerer::op(OpKind kind, std::uint8_t sub, std::uint16_t arity, std::uint32_t a, std::uint32_t b,
-                          std::uint32_t c) {
-    ops_.push_back(Op{kind, sub, arity, a, b, c});
-    // In-list lengths vary the SQL only where a dialect expands lists: keep them out of the shape.
-    std::uint64_t shaped_b = kind == OpKind::in_list ? 0 : b;
-    std::uint64_t head = (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(arity) << 32) | a;
-    shape_ = util::mix(shape_, head ^ (((shaped_b << 32) | c) * 0x9e3779b97f4a7c15ull));
-    return static_cast<std::uint32_t>(ops_.size() - 1);
-}
-
 void Lowerer::set_arity(std::uint32_t op_index, std::uint16_t arity) {
     ops_[op_index].arity = arity;
     shape_ = util::mix(shape_, 0xa417'0000u + arity);
 }
 
-void Lowerer::column(const ColumnInfo* col, std::string_view source_alias) {
-    std::uint32_t source = source_alias.empty() ? 0 : identifier(source_alias) + 1;
+void Lowerer::aliased_column(const ColumnInfo* col, std::string_view source_alias) {
+    std::uint32_t source = identifier(source_alias) + 1;
     cols_.push_back(ColumnRef{col, source});
     shape_ = util::mix(shape_, reinterpret_cast<std::uintptr_t>(col));
     op(OpKind::column, outer_, 0, static_cast<std::uint32_t>(cols_.size() - 1));
@@ -53,16 +44,6 @@ void Lowerer::excluded(const ColumnInfo* col) {
     cols_.push_back(ColumnRef{col, 0});
     shape_ = util::mix(shape_, reinterpret_cast<std::uintptr_t>(col));
     op(OpKind::excluded, 0, 0, static_cast<std::uint32_t>(cols_.size() - 1));
-}
-
-void Lowerer::param(Value v) {
-    params_.push_back(v);
-    if (listing_) {
-        lengths_ = util::mix(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
-        return;
-    }
-    // The value's kind is part of the shape: a prepared statement's parameter types follow it.
-    op(OpKind::param, static_cast<std::uint8_t>(v.kind), 0, static_cast<std::uint32_t>(params_.size() - 1));
 }
 
 void Lowerer::param_text(std::string_view s) {
@@ -123,8 +104,6 @@ void Lowerer::integer(std::int64_t v) {
     op(OpKind::integer, 0, 0, static_cast<std::uint32_t>(u), static_cast<std::uint32_t>(u >> 32));
 }
 
-void Lowerer::end_expr() { ++top_; }
-
 void Lowerer::mark_part() {
     if (n_parts_ < 2) parts_[n_parts_++] = static_cast<std::uint16_t>(top_);
 }
@@ -175,21 +154,49 @@ void Lowerer::embed(const Node& e) {
     }
 }
 
+namespace {
+// A new block holds at least this much: an ordinary chain built in one expression fits in one.
+constexpr std::size_t min_block = 1024;
+
+// The node may go into `parent`'s block: nobody else holds the block, `parent` is its last node,
+// and there is room.
+bool can_extend(const Node* parent, std::size_t total, const Block* b) noexcept {
+    return b && !b->immortal && b->tail == parent && b->capacity - b->used >= total &&
+           b->refs.load(std::memory_order_acquire) == 1;
+}
+}  // namespace
+
 NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint16_t flags, const TableInfo* table,
                         std::uint32_t alias) {
-    const std::size_t head = align8(sizeof(Node));
-    const std::size_t off_params = head;
-    const std::size_t off_cols = off_params + params_.size() * sizeof(Value);
-    const std::size_t off_subs = off_cols + cols_.size() * sizeof(ColumnRef);
-    const std::size_t off_ops = off_subs + subs_.size() * sizeof(NodePtr);
-    const std::size_t off_strs = off_ops + ops_.size() * sizeof(Op);
-    const std::size_t off_chars = off_strs + strs_.size() * sizeof(StrRef);
-    const std::size_t total = off_chars + chars_.size();
+    const std::uint32_t n_params = params_.size(), n_cols = cols_.size(), n_subs = subs_.size(),
+                        n_ops = ops_.size(), n_strs = strs_.size(), n_chars = chars_.size();
+    const std::size_t off_params = align8(sizeof(Node));
+    const std::size_t off_cols = off_params + n_params * sizeof(Value);
+    const std::size_t off_subs = off_cols + n_cols * sizeof(ColumnRef);
+    const std::size_t off_ops = off_subs + n_subs * sizeof(NodePtr);
+    const std::size_t off_strs = off_ops + n_ops * sizeof(Op);
+    const std::size_t off_chars = off_strs + n_strs * sizeof(StrRef);
+    const std::size_t total = align8(off_chars + n_chars);
 
-    std::uint32_t bytes = 0;
-    void* mem = node_allocate(total, bytes);
-    Node* n = new (mem) Node();
-    auto* base = static_cast<unsigned char*>(mem);
+    const Node* p = parent.get();
+    Block* b = p ? p->block_ : nullptr;
+    if (can_extend(p, total, b)) {
+        parent.release();  // the caller's count now belongs to the new node, in the same block
+    } else {
+        std::uint32_t bytes = 0;
+        void* mem = node_allocate(std::max<std::size_t>(Block::first_offset + total, min_block), bytes);
+        b = new (mem) Block();
+        b->capacity = bytes;
+        b->used = Block::first_offset;
+        b->below = std::move(parent);
+    }
+    auto* base = reinterpret_cast<unsigned char*>(b) + b->used;
+    Node* n = new (base) Node;  // default-initialised: every field is written below
+    b->used += static_cast<std::uint32_t>(total);
+    b->tail = n;
+    n->block_ = b;
+    n->bytes_ = static_cast<std::uint32_t>(total);
+    n->parent = p;
     n->kind = kind;
     n->sub = sub;
     n->flags = flags;
@@ -197,13 +204,12 @@ NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint
     n->parts[1] = parts_[1];
     n->alias = alias;
     n->table = table;
-    n->bytes_ = bytes;
-    n->n_ops_ = ops_.size();
-    n->n_params_ = params_.size();
-    n->n_cols_ = cols_.size();
-    n->n_subs_ = subs_.size();
-    n->n_strs_ = strs_.size();
-    n->n_chars_ = chars_.size();
+    n->n_ops_ = n_ops;
+    n->n_params_ = n_params;
+    n->n_cols_ = n_cols;
+    n->n_subs_ = n_subs;
+    n->n_strs_ = n_strs;
+    n->n_chars_ = n_chars;
     n->n_top_ = top_;
     n->off_ops_ = static_cast<std::uint32_t>(off_ops);
     n->off_params_ = static_cast<std::uint32_t>(off_params);
@@ -213,28 +219,27 @@ NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint
     n->off_chars_ = static_cast<std::uint32_t>(off_chars);
 
     const char* chars = reinterpret_cast<const char*>(base + off_chars);
-    if (!chars_.empty()) std::memcpy(base + off_chars, chars_.data(), chars_.size());
+    if (n_chars) std::memcpy(base + off_chars, chars_.data(), n_chars);
     auto* params = reinterpret_cast<Value*>(base + off_params);
-    for (std::uint32_t i = 0; i < params_.size(); ++i) {
+    for (std::uint32_t i = 0; i < n_params; ++i) {
         params[i] = params_[i];
         if (params[i].kind == ValueKind::text || params[i].kind == ValueKind::blob) params[i].s = chars + params_[i].i;
     }
-    copy_small(base + off_cols, cols_.data(), cols_.size());
+    copy_small(base + off_cols, cols_.data(), n_cols);
     // The subqueries' references move into the node (NodePtr is one pointer).
     auto* subs = reinterpret_cast<NodePtr*>(base + off_subs);
-    for (std::uint32_t i = 0; i < subs_.size(); ++i) new (subs + i) NodePtr(subs_[i]);
-    copy_small(base + off_ops, ops_.data(), ops_.size());
-    copy_small(base + off_strs, strs_.data(), strs_.size());
+    for (std::uint32_t i = 0; i < n_subs; ++i) new (subs + i) NodePtr(subs_[i]);
+    copy_small(base + off_ops, ops_.data(), n_ops);
+    copy_small(base + off_strs, strs_.data(), n_strs);
     finished_ = true;
 
-    std::uint64_t h = parent ? parent->shape : 0x51f7'0000'0000'0001ull;
+    std::uint64_t h = p ? p->shape : 0x51f7'0000'0000'0001ull;
     const std::uint64_t clause = (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(flags) << 32) |
-                               (std::uint64_t(parts_[0]) << 16) | parts_[1];
+                                 (std::uint64_t(parts_[0]) << 16) | parts_[1];
     h = util::mix(h, clause ^ ((std::uint64_t(top_) << 32 | alias) * 0x9e3779b97f4a7c15ull) ^
                          (reinterpret_cast<std::uintptr_t>(table) * 0xc2b2ae3d27d4eb4full));
     n->shape = util::mix(h, shape_);
-    n->lengths = util::mix(parent ? parent->lengths : 0, lengths_);
-    n->parent = std::move(parent);
+    n->lengths = util::mix(p ? p->lengths : 0, lengths_);
     return NodePtr(n);
 }
 

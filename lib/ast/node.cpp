@@ -133,19 +133,29 @@ void init_schema_table(SchemaTable& t, std::string_view table, const MemberDesc*
         t.index_by_offset[static_cast<std::size_t>(members[i].offset)] = static_cast<std::int16_t>(i);
 }
 
+static_assert(sizeof(Block) <= Block::first_offset);
+
+void Node::make_immortal() const noexcept { block_->immortal = true; }
+
 void Node::release() const noexcept {
-    const Node* n = this;
-    // Iterative along the parent chain: a query refined 100k times must not recurse 100k deep.
-    // The last owner sees a count of 1 and needs no atomic read-modify-write.
-    while (n && !n->immortal() &&
-           (n->refs_.load(std::memory_order_acquire) == 1 || n->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)) {
-        const Node* parent = const_cast<NodePtr&>(n->parent).release();
-        auto subs = n->subs();
-        for (std::uint32_t i = 0; i < subs.size(); ++i) subs[i].~NodePtr();
-        std::uint32_t bytes = n->bytes_;
-        n->~Node();
-        node_free(const_cast<Node*>(n), bytes);
-        n = parent;
+    Block* b = block_;
+    // Iterative along the chain of blocks: a query refined 100k times must not recurse 100k
+    // deep. The last owner sees a count of 1 and needs no atomic read-modify-write.
+    while (b && !b->immortal &&
+           (b->refs.load(std::memory_order_acquire) == 1 || b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)) {
+        const Node* below = b->below.release();
+        auto* base = reinterpret_cast<unsigned char*>(b);
+        for (std::uint32_t at = Block::first_offset; at < b->used;) {
+            auto* n = reinterpret_cast<Node*>(base + at);
+            auto subs = n->subs();
+            for (std::uint32_t i = 0; i < subs.size(); ++i) subs[i].~NodePtr();
+            at += n->bytes_;
+            n->~Node();
+        }
+        const std::uint32_t capacity = b->capacity;
+        b->~Block();
+        node_free(b, capacity);
+        b = below ? below->block_ : nullptr;
     }
 }
 

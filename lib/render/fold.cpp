@@ -8,7 +8,7 @@ namespace quarry::render {
 using core::Clause;
 
 const Node* chain_root(const Node* leaf) noexcept {
-    while (leaf->parent) leaf = leaf->parent.get();
+    while (leaf->parent) leaf = leaf->parent;
     return leaf;
 }
 
@@ -42,7 +42,7 @@ void flip_all(Parts& p) {
 
 void fold(const Node* leaf, Parts& p) {
     util::SmallVec<const Node*, 16> chain;
-    for (const Node* n = leaf; n; n = n->parent.get()) chain.push_back(n);
+    for (const Node* n = leaf; n; n = n->parent) chain.push_back(n);
     for (std::size_t k = chain.size(); k-- > 0;) {
         const Node* n = chain[k];
         if (!n->subs().empty()) p.has_subqueries = true;

@@ -6,7 +6,7 @@
 namespace quarry::render {
 
 void enumerate_nodes(const Node* leaf, NodeList& out) {
-    for (const Node* n = leaf; n; n = n->parent.get()) {
+    for (const Node* n = leaf; n; n = n->parent) {
         out.push_back(n);
         for (const auto& s : n->subs()) enumerate_nodes(s.get(), out);
     }

@@ -71,7 +71,7 @@ void append_value(std::string& out, const Value& v) {
 // parameter numbering of the whole statement.
 void describe_chain(const Node* leaf, render::Renderer& r, std::string& out, const std::string& indent) {
     std::vector<const Node*> chain;
-    for (const Node* n = leaf; n; n = n->parent.get()) chain.push_back(n);
+    for (const Node* n = leaf; n; n = n->parent) chain.push_back(n);
     for (std::size_t k = chain.size(); k-- > 0;) {
         const Node& n = *chain[k];
         if (k + 1 != chain.size()) {  // appended piecewise: g++ 12 -O3 misreports `"\n" + indent` (-Wrestrict)

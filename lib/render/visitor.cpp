@@ -383,7 +383,7 @@ void Renderer::key_subquery_filter(const Node& filter) {
 
 void Renderer::returning(const Node& leaf) {
     util::SmallVec<const Node*, 4> rets;
-    for (const Node* n = &leaf; n; n = n->parent.get())
+    for (const Node* n = &leaf; n; n = n->parent)
         if (n->kind == Clause::returning) rets.insert_front(n);
     if (rets.empty()) return;
     put(" RETURNING ");
@@ -418,7 +418,7 @@ void Renderer::insert(const Node& root, const Node& leaf) {
             unqualified_ = false;
             // Without a WHERE, SQLite would parse ON CONFLICT as the SELECT's join constraint.
             bool has_conflict = false;
-            for (const Node* n = &leaf; n && !has_conflict; n = n->parent.get()) has_conflict = n->kind == Clause::on_conflict;
+            for (const Node* n = &leaf; n && !has_conflict; n = n->parent) has_conflict = n->kind == Clause::on_conflict;
             sources_.pop_back();  // the SELECT has its own FROM; the target is not one of its sources
             Parts sp;
             fold(root.subs()[0].get(), sp);
@@ -440,7 +440,7 @@ void Renderer::insert(const Node& root, const Node& leaf) {
         }
     }
     const Node* conflict = nullptr;
-    for (const Node* n = &leaf; n && !conflict; n = n->parent.get())
+    for (const Node* n = &leaf; n && !conflict; n = n->parent)
         if (n->kind == Clause::on_conflict) conflict = n;
     if (conflict) {
         put(" ON CONFLICT");
@@ -502,7 +502,7 @@ void Renderer::update(const Node& root, const Node& leaf) {
     put(t.quoted);
     put(" SET ");
     util::SmallVec<const Node*, 4> sets;
-    for (const Node* n = &leaf; n; n = n->parent.get())
+    for (const Node* n = &leaf; n; n = n->parent)
         if (n->kind == Clause::set || n->kind == Clause::update) sets.insert_front(n);
     bool first = true;
     util::SmallVec<const ColumnInfo*, 16> targets;

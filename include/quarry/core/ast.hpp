@@ -2,9 +2,14 @@
 // The untyped core: persistent, immutable, reference-counted clause nodes.
 //
 // A query value is a chain of nodes, leaf to root: `from<User>() | where(a) | limit(3)` is
-// limit -> where -> from. Piping allocates exactly one node that points at its parent, so a
-// pipe is O(1) and every refinement shares its base. Each node carries its expressions lowered
-// into flat prefix-order arrays that live in the node's own allocation (one allocation per pipe).
+// limit -> where -> from. Piping adds one node that points at its parent, so a pipe is O(1) and
+// every refinement shares its base. Each node carries its expressions lowered into flat
+// prefix-order arrays laid out right after its header.
+//
+// Nodes live in blocks, and the reference count is the block's. A pipe on a value that is the
+// only reference to its block's last node writes the new node into the same block: nobody else
+// can see the block, so this is invisible, and a chain built in one expression is one
+// allocation. A pipe on a shared value starts a new block that owns a reference to the old one.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -157,6 +162,7 @@ namespace CteFlags { inline constexpr std::uint16_t recursive = 1, materialized 
 enum class ConflictAction : std::uint8_t { nothing, update };
 
 class Node;
+struct Block;
 
 // Intrusive, thread-safe reference to an immutable node.
 class NodePtr {
@@ -189,18 +195,19 @@ struct Span {
     const T& operator[](std::uint32_t i) const { return data_[i]; }
 };
 
-// One clause application. Its arrays follow the header in the same allocation.
+// One clause application. Its arrays follow the header in the same block. Every field is set by
+// Lowerer::finish, the only place that makes nodes (no initialisers: a node is written once).
 class Node {
 public:
     Clause kind;
-    std::uint8_t sub = 0;
-    std::uint16_t flags = 0;
-    std::uint16_t parts[2] = {0, 0};  // top-level expression counts of the first lists; rest is the last list
-    std::uint32_t alias = 0;          // string index + 1 (join/from alias, CTE name, window name)
-    const TableInfo* table = nullptr; // from / join / insert target
-    std::uint64_t shape = 0;          // shape key of the chain up to and including this node
-    std::uint64_t lengths = 0;        // hash of IN-list lengths (dialects that expand lists add it)
-    NodePtr parent;
+    std::uint8_t sub;
+    std::uint16_t flags;
+    std::uint16_t parts[2];   // top-level expression counts of the first lists; rest is the last list
+    std::uint32_t alias;      // string index + 1 (join/from alias, CTE name, window name)
+    const TableInfo* table;   // from / join / insert target
+    std::uint64_t shape;      // shape key of the chain up to and including this node
+    std::uint64_t lengths;    // hash of IN-list lengths (dialects that expand lists add it)
+    const Node* parent;       // owned through the block (see Block::below)
 
     Span<Op> ops() const { return {reinterpret_cast<const Op*>(base() + off_ops_), n_ops_}; }
     Span<Value> params() const { return {reinterpret_cast<const Value*>(base() + off_params_), n_params_}; }
@@ -214,24 +221,38 @@ public:
     // Number of top-level expressions in the node's ops.
     std::uint32_t top_count() const noexcept { return n_top_; }
 
-    void retain() const noexcept {
-        if (!immortal()) refs_.fetch_add(1, std::memory_order_relaxed);
-    }
+    inline void retain() const noexcept;
     void release() const noexcept;
     // Roots shared by every query of a schema are never freed and never counted.
-    void make_immortal() noexcept { bytes_ = 0; }
-    bool immortal() const noexcept { return bytes_ == 0; }
+    void make_immortal() const noexcept;
 
 private:
     friend class Lowerer;
+    friend struct Block;
     Node() = default;
     const unsigned char* base() const { return reinterpret_cast<const unsigned char*>(this); }
 
-    mutable std::atomic<std::uint32_t> refs_{1};
-    std::uint32_t bytes_ = 0;  // allocation size (its pool's size class); 0: immortal
-    std::uint32_t n_ops_ = 0, n_params_ = 0, n_cols_ = 0, n_subs_ = 0, n_strs_ = 0, n_chars_ = 0, n_top_ = 0;
-    std::uint32_t off_ops_ = 0, off_params_ = 0, off_cols_ = 0, off_subs_ = 0, off_strs_ = 0, off_chars_ = 0;
+    Block* block_;
+    std::uint32_t bytes_;  // this node's size within its block
+    std::uint32_t n_ops_, n_params_, n_cols_, n_subs_, n_strs_, n_chars_, n_top_;
+    std::uint32_t off_ops_, off_params_, off_cols_, off_subs_, off_strs_, off_chars_;
 };
+
+// A run of nodes of one chain in one allocation; see the comment at the top of this file.
+struct Block {
+    mutable std::atomic<std::uint32_t> refs{1};
+    std::uint32_t capacity = 0;  // bytes of the allocation, header included
+    std::uint32_t used = 0;      // offset of the next node
+    bool immortal = false;
+    const Node* tail = nullptr;  // the last node written
+    NodePtr below;               // the chain under this block's first node
+
+    static constexpr std::uint32_t first_offset = 64;  // sizeof(Block), rounded for alignment
+};
+
+inline void Node::retain() const noexcept {
+    if (!block_->immortal) block_->refs.fetch_add(1, std::memory_order_relaxed);
+}
 
 inline NodePtr::NodePtr(const NodePtr& o) noexcept : p_(o.p_) {
     if (p_) p_->retain();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "quarry/core/ast.hpp"
+#include "quarry/core/mix.hpp"
 
 namespace quarry::core {
 
@@ -65,16 +66,41 @@ public:
     Lowerer(const Lowerer&) = delete;
     Lowerer& operator=(const Lowerer&) = delete;
 
-    // Appends an op and returns its index (so a variadic op's arity can be patched).
-    std::uint32_t op(OpKind kind, std::uint8_t sub = 0, std::uint16_t arity = 0, std::uint32_t a = 0,
-                     std::uint32_t b = 0, std::uint32_t c = 0);
+    // Appends an op and returns its index (so a variadic op's arity can be patched). Inline: the
+    // typed face's constant arguments fold into the shape mix.
+    [[gnu::always_inline]] std::uint32_t op(OpKind kind, std::uint8_t sub = 0, std::uint16_t arity = 0,
+                                            std::uint32_t a = 0, std::uint32_t b = 0, std::uint32_t c = 0) {
+        ops_.push_back(Op{kind, sub, arity, a, b, c});
+        // In-list lengths vary the SQL only where a dialect expands lists: keep them out of the shape.
+        const std::uint64_t shaped_b = kind == OpKind::in_list ? 0 : b;
+        const std::uint64_t head =
+            (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(arity) << 32) | a;
+        shape_ = mix(shape_, head ^ (((shaped_b << 32) | c) * 0x9e3779b97f4a7c15ull));
+        return ops_.size() - 1;
+    }
     void set_arity(std::uint32_t op_index, std::uint16_t arity);
-    void column(const ColumnInfo* col, std::string_view source_alias = {});
+    void column(const ColumnInfo* col) {
+        cols_.push_back(ColumnRef{col, 0});
+        shape_ = mix(shape_, reinterpret_cast<std::uintptr_t>(col));
+        op(OpKind::column, outer_, 0, cols_.size() - 1);
+    }
+    void column(const ColumnInfo* col, std::string_view source_alias) {
+        if (source_alias.empty()) column(col);
+        else aliased_column(col, source_alias);
+    }
     void excluded(const ColumnInfo* col);
     // Columns lowered between these calls belong to an enclosing query (correlated subqueries).
     void enter_outer() { ++outer_; }
     void leave_outer() { --outer_; }
-    void param(Value v);             // scalars only
+    void param(Value v) {  // scalars only
+        params_.push_back(v);
+        if (listing_) {
+            lengths_ = mix(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
+            return;
+        }
+        // The value's kind is part of the shape: a prepared statement's parameter types follow it.
+        op(OpKind::param, static_cast<std::uint8_t>(v.kind), 0, params_.size() - 1);
+    }
     void param_text(std::string_view s);
     void param_blob(std::string_view bytes);
     // IN-list values: between begin_list() and end_list(), param*() calls store values without ops;
@@ -89,7 +115,7 @@ public:
     // Copies all of `expr_node`'s expressions into this one (the caller counts top-level ends).
     void embed(const Node& expr_node);
     // Marks the end of one top-level expression.
-    void end_expr();
+    void end_expr() { ++top_; }
     // Records the current top-level count as the end of a list (at most two per node).
     void mark_part();
 
@@ -98,6 +124,8 @@ public:
                    const TableInfo* table = nullptr, std::uint32_t alias = 0);
 
 private:
+    void aliased_column(const ColumnInfo* col, std::string_view source_alias);
+
     detail::InlineBuf<Op, 24> ops_;
     detail::InlineBuf<Value, 12> params_;  // text/blob payloads hold an offset into chars_ until finish()
     detail::InlineBuf<ColumnRef, 8> cols_;
