@@ -37,6 +37,24 @@ TEST_CASE("a refinement shares its base: one new node per pipe, pointing at the 
     CHECK(from<User>().node().get() == from<User>().node().get());  // one shared root per schema
 }
 
+TEST_CASE("a pipe that writes into its base's storage does so only when nobody else can see the base") {
+    auto base = from<User>() | where(col(&User::name) == std::string("ada"));
+    const auto copy = base;                                    // a second owner
+    const auto rendered = to_sql(base, postgres());            // a third (it keeps the value alive)
+    auto refined = std::move(base) | where(col(&User::age) > 3) | limit(2);
+    CHECK(sql(copy) == all_users + R"( WHERE "name" = ?)");
+    CHECK(rendered.sql == all_users + R"( WHERE "name" = $1)");
+    CHECK(rendered.params[0].text() == "ada");
+    CHECK(sql(refined) == all_users + R"( WHERE "name" = ? AND "age" > ? LIMIT ?)");
+    // A unique value refined in place keeps every earlier node intact for what was rendered.
+    auto unique = from<User>() | where(col(&User::name) == std::string("grace"));
+    std::vector<Value> ps;
+    core::render_into(*unique.node(), sqlite(), nullptr, ps);
+    auto longer = std::move(unique) | order_by(col(&User::id)) | limit(1);
+    CHECK(ps[0].text() == "grace");
+    CHECK(params(longer) == "'grace', 1");
+}
+
 TEST_CASE("a query value is one stable type that library code can take and return") {
     auto adults = [](Query<User> q) -> Query<User> { return q | where(col(&User::age) >= 18); };
     auto recent = [](Query<User> q) -> Query<User> { return q | order_by(desc(col(&User::inserted_at))) | limit(10); };

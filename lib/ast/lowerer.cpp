@@ -155,14 +155,22 @@ void Lowerer::embed(const Node& e) {
 }
 
 namespace {
-// A new block holds at least this much: an ordinary chain built in one expression fits in one.
-constexpr std::size_t min_block = 1024;
+// A block that a chain is expected to grow into holds at least this much: an ordinary chain
+// built in one expression then fits in one allocation.
+constexpr std::size_t growth_block = 1024;
 
-// The node may go into `parent`'s block: nobody else holds the block, `parent` is its last node,
-// and there is room.
-bool can_extend(const Node* parent, std::size_t total, const Block* b) noexcept {
-    return b && !b->immortal && b->tail == parent && b->capacity - b->used >= total &&
-           b->refs.load(std::memory_order_acquire) == 1;
+// Nobody else holds the block and `parent` is its last node: the next node may go after it.
+bool owns_tail(const Node* parent, const Block* b) noexcept {
+    return b && !b->immortal && b->tail == parent && b->refs.load(std::memory_order_acquire) == 1;
+}
+
+// Room for a chain to grow is reserved only where it is likely to: a chain starting at a root
+// or a statement, or one that filled its block. A node piped onto a shared value (`q = q | x` in
+// a loop) or a filter term gets an exact fit, so such patterns cost no more memory than nodes.
+bool expect_growth(Clause kind, const Node* parent, bool owned) noexcept {
+    if (!parent) return kind == Clause::from_table || kind == Clause::from_query || kind == Clause::insert ||
+                        kind == Clause::update || kind == Clause::delete_;
+    return parent->block_is_immortal() || owned;
 }
 }  // namespace
 
@@ -180,11 +188,13 @@ NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint
 
     const Node* p = parent.get();
     Block* b = p ? p->block_ : nullptr;
-    if (can_extend(p, total, b)) {
+    const bool owned = owns_tail(p, b);
+    if (owned && b->capacity - b->used >= total) {
         parent.release();  // the caller's count now belongs to the new node, in the same block
     } else {
+        const std::size_t want = Block::first_offset + total;
         std::uint32_t bytes = 0;
-        void* mem = node_allocate(std::max<std::size_t>(Block::first_offset + total, min_block), bytes);
+        void* mem = node_allocate(expect_growth(kind, p, owned) ? std::max(want, growth_block) : want, bytes);
         b = new (mem) Block();
         b->capacity = bytes;
         b->used = Block::first_offset;

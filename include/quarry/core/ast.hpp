@@ -225,6 +225,7 @@ public:
     void release() const noexcept;
     // Roots shared by every query of a schema are never freed and never counted.
     void make_immortal() const noexcept;
+    bool block_is_immortal() const noexcept;
 
 private:
     friend class Lowerer;
@@ -249,6 +250,8 @@ struct Block {
 
     static constexpr std::uint32_t first_offset = 64;  // sizeof(Block), rounded for alignment
 };
+
+inline bool Node::block_is_immortal() const noexcept { return block_->immortal; }
 
 inline void Node::retain() const noexcept {
     if (!block_->immortal) block_->refs.fetch_add(1, std::memory_order_relaxed);
