@@ -21,6 +21,7 @@ public:
 
     void append(std::string_view s) {
         if (static_cast<std::size_t>(end_ - cur_) < s.size()) grow(s.size());
+        if (s.empty()) return;  // an empty view may carry a null pointer, which memcpy must not see
         std::memcpy(cur_, s.data(), s.size());
         cur_ += s.size();
     }
