@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace quarry {
 
@@ -30,6 +31,82 @@ public:
 private:
     std::string dialect_;
     std::string feature_;
+};
+
+// A failure reported by the database while running a statement. Carries the SQL and the
+// database's own code: the SQLSTATE on PostgreSQL, the extended result code on SQLite.
+class DatabaseError : public Error {
+public:
+    DatabaseError(std::string message, std::string sql, std::string code);
+    const std::string& sql() const noexcept { return sql_; }
+    const std::string& code() const noexcept { return code_; }
+
+private:
+    std::string sql_;
+    std::string code_;
+};
+
+enum class ConstraintKind { unique, primary_key, foreign_key, check, not_null, exclusion };
+std::string_view to_string(ConstraintKind k) noexcept;
+
+// A write refused by a constraint. Names are empty where the database does not give them.
+class ConstraintError : public DatabaseError {
+public:
+    ConstraintError(ConstraintKind kind, std::string constraint, std::string table, std::vector<std::string> columns,
+                    std::string message, std::string sql, std::string code);
+    ConstraintKind kind() const noexcept { return kind_; }
+    const std::string& constraint() const noexcept { return constraint_; }
+    const std::string& table() const noexcept { return table_; }
+    // The constrained columns (a composite key names several); empty when unknown.
+    const std::vector<std::string>& columns() const noexcept { return columns_; }
+    std::string column() const { return columns_.empty() ? std::string() : columns_.front(); }
+
+private:
+    ConstraintKind kind_;
+    std::string constraint_, table_;
+    std::vector<std::string> columns_;
+};
+
+// Another connection holds the lock this statement needs (SQLITE_BUSY / SQLITE_LOCKED): retry.
+class DatabaseBusy : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+    bool is_transient() const noexcept override { return true; }
+};
+
+// The database cannot be reached, or refused the connection string.
+class ConnectionError : public Error {
+public:
+    using Error::Error;
+    bool is_transient() const noexcept override { return true; }
+};
+
+// A connection string quarry cannot parse; nothing was attempted.
+class InvalidUrl : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+    bool is_transient() const noexcept override { return false; }
+};
+
+// A value read from the database does not fit the C++ type it maps to (NULL into a
+// non-optional, text into an integer, an out-of-range integer). Names the column.
+class DecodeError : public Error {
+public:
+    DecodeError(std::string column, std::string message);
+    const std::string& column() const noexcept { return column_; }
+
+private:
+    std::string column_;
+};
+
+// Repo::one found no row, or more than one.
+class NoResults : public Error {
+public:
+    using Error::Error;
+};
+class MultipleResults : public Error {
+public:
+    using Error::Error;
 };
 
 }  // namespace quarry

@@ -250,6 +250,20 @@ struct returning_clause {
 template <class... E>
 auto returning(E... es) { return returning_clause<void, expr_t<E>...>{{as_expr(std::move(es))...}}; }
 
+// RETURNING every column of the statement's table: the rows come back as the table's struct.
+struct returning_all_clause {
+    template <class T, class R>
+    Statement<T, T> apply(Statement<T, R> s) const {
+        core::Lowerer l;
+        detail::for_each_member<T>([&](auto mp, const char*) {
+            l.column(&column_info(mp));
+            l.end_expr();
+        });
+        return Statement<T, T>(l.finish(core::Clause::returning, std::move(s).take()));
+    }
+};
+inline returning_all_clause returning_all() { return {}; }
+
 // ---- update / delete ----------------------------------------------------------------------
 
 // UPDATE ... SET ... for every row `q` selects (joins become UPDATE ... FROM; limits and

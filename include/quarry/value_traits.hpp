@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// How a C++ type becomes a bound parameter and which SQL type a column of it has.
-// Specialise quarry::value_traits<T> for your own types (one customisation point).
+// How a C++ type becomes a bound parameter, how it is read back from a row, and which SQL type
+// a column of it has. Specialise quarry::value_traits<T> for your own types (one customisation
+// point): sql_type, fam, kind, bind(Lowerer&, const T&) and read(const core::Row&, index).
 #pragma once
 #include <chrono>
 #include <concepts>
@@ -9,9 +10,12 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "quarry/core/driver.hpp"
 #include "quarry/core/lowerer.hpp"
+#include "quarry/errors.hpp"
 
 namespace quarry {
 
@@ -27,7 +31,17 @@ struct value_traits<T> {
     static constexpr core::SqlType sql_type = sizeof(T) > 4 ? core::SqlType::bigint : core::SqlType::integer;
     static constexpr family fam = family::numeric;
     static constexpr core::ValueKind kind = core::ValueKind::integer;
-    static void bind(core::Lowerer& l, T v) { l.param(core::Value::integer(static_cast<std::int64_t>(v))); }
+    static void bind(core::Lowerer& l, T v) {
+        // SQL integers are signed 64-bit: a larger unsigned value is refused, never wrapped.
+        if (!std::in_range<std::int64_t>(v))
+            throw QueryError("unsigned value " + std::to_string(v) + " does not fit a 64-bit SQL integer");
+        l.param(core::Value::integer(static_cast<std::int64_t>(v)));
+    }
+    static T read(const core::Row& r, std::uint32_t i) {
+        const std::int64_t v = r.integer(i);
+        if (!std::in_range<T>(v)) r.mismatch(i, "holds " + std::to_string(v) + ", out of range for the field's integer type");
+        return static_cast<T>(v);
+    }
 };
 template <>
 struct value_traits<bool> {
@@ -35,6 +49,7 @@ struct value_traits<bool> {
     static constexpr family fam = family::boolean;
     static constexpr core::ValueKind kind = core::ValueKind::boolean;
     static void bind(core::Lowerer& l, bool v) { l.param(core::Value::boolean(v)); }
+    static bool read(const core::Row& r, std::uint32_t i) { return r.boolean(i); }
 };
 template <std::floating_point T>
 struct value_traits<T> {
@@ -42,6 +57,7 @@ struct value_traits<T> {
     static constexpr family fam = family::numeric;
     static constexpr core::ValueKind kind = core::ValueKind::real;
     static void bind(core::Lowerer& l, T v) { l.param(core::Value::real(static_cast<double>(v))); }
+    static T read(const core::Row& r, std::uint32_t i) { return static_cast<T>(r.real(i)); }
 };
 template <>
 struct value_traits<std::string> {
@@ -49,9 +65,12 @@ struct value_traits<std::string> {
     static constexpr family fam = family::text;
     static constexpr core::ValueKind kind = core::ValueKind::text;
     static void bind(core::Lowerer& l, std::string_view v) { l.param_text(v); }
+    static std::string read(const core::Row& r, std::uint32_t i) { return std::string(r.text(i)); }
 };
 template <>
-struct value_traits<std::string_view> : value_traits<std::string> {};
+struct value_traits<std::string_view> : value_traits<std::string> {
+    static std::string_view read(const core::Row&, std::uint32_t) = delete;  // would dangle: read std::string
+};
 template <>
 struct value_traits<std::vector<std::byte>> {
     static constexpr core::SqlType sql_type = core::SqlType::blob;
@@ -59,6 +78,11 @@ struct value_traits<std::vector<std::byte>> {
     static constexpr core::ValueKind kind = core::ValueKind::blob;
     static void bind(core::Lowerer& l, const std::vector<std::byte>& v) {
         l.param_blob({reinterpret_cast<const char*>(v.data()), v.size()});
+    }
+    static std::vector<std::byte> read(const core::Row& r, std::uint32_t i) {
+        std::string_view b = r.blob(i);
+        const auto* p = reinterpret_cast<const std::byte*>(b.data());
+        return std::vector<std::byte>(p, p + b.size());
     }
 };
 template <class Duration>
@@ -69,6 +93,10 @@ struct value_traits<std::chrono::sys_time<Duration>> {
     static void bind(core::Lowerer& l, std::chrono::sys_time<Duration> t) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
         l.param(core::Value::timestamp(us));
+    }
+    static std::chrono::sys_time<Duration> read(const core::Row& r, std::uint32_t i) {
+        const std::chrono::sys_time<std::chrono::microseconds> t{std::chrono::microseconds(r.timestamp(i))};
+        return std::chrono::floor<Duration>(t);
     }
 };
 template <class T>
@@ -81,6 +109,10 @@ struct value_traits<std::optional<T>> {
             value_traits<T>::bind(l, *v);
         else
             l.param(core::Value::null());
+    }
+    static std::optional<T> read(const core::Row& r, std::uint32_t i) {
+        if (r.is_null(i)) return std::nullopt;
+        return value_traits<T>::read(r, i);
     }
 };
 

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// The driver interface: what the Repo needs from a database, and nothing of the typed face.
+// One implementation per database, each in one .cpp under lib/driver/.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/core/dialect.hpp"
+#include "quarry/core/value.hpp"
+
+namespace quarry::core {
+
+// The current row of a running statement. Each getter checks the stored type and throws
+// DecodeError naming the column when the value does not fit.
+class Row {
+public:
+    virtual ~Row() = default;
+    virtual std::uint32_t size() const noexcept = 0;
+    virtual std::string_view name(std::uint32_t i) const = 0;
+    virtual bool is_null(std::uint32_t i) const = 0;
+    virtual std::int64_t integer(std::uint32_t i) const = 0;
+    virtual double real(std::uint32_t i) const = 0;
+    virtual bool boolean(std::uint32_t i) const = 0;
+    virtual std::string_view text(std::uint32_t i) const = 0;
+    virtual std::string_view blob(std::uint32_t i) const = 0;
+    virtual std::int64_t timestamp(std::uint32_t i) const = 0;  // microseconds since the epoch, UTC
+
+    // Throws DecodeError("column <name>: <what>").
+    [[noreturn]] void mismatch(std::uint32_t i, std::string_view what) const;
+};
+
+// A prepared statement. bind() resets it; step() runs it to the next row.
+class Statement {
+public:
+    virtual ~Statement() = default;
+    virtual void bind(const std::vector<Value>& params) = 0;
+    virtual bool step() = 0;  // true: row() holds a row
+    virtual const Row& row() const noexcept = 0;
+    virtual void reset() noexcept = 0;
+    virtual std::int64_t rows_affected() const noexcept = 0;
+};
+
+class Connection {
+public:
+    virtual ~Connection() = default;
+    virtual const Dialect& dialect() const noexcept = 0;
+    virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
+    // Runs SQL without parameters or rows (BEGIN, SAVEPOINT, DDL).
+    virtual void execute(std::string_view sql) = 0;
+};
+
+// `sqlite:path.db`, `sqlite::memory:`, `postgres://user:pass@host:port/db?...` or a libpq
+// `key=value` string. Throws InvalidUrl for what cannot be parsed, ConnectionError for a
+// database that cannot be opened or reached.
+std::unique_ptr<Connection> connect(std::string_view url);
+
+// Timestamps as SQLite stores them: ISO-8601 text, UTC, always six fractional digits
+// ("2024-02-29T13:45:00.000001Z"), so text order is time order for years 0000-9999.
+std::string format_timestamp(std::int64_t micros);
+// Accepts what format_timestamp writes and the usual variants (space for T, fewer fractional
+// digits, no Z, "+00:00"). Returns false for anything else.
+bool parse_timestamp(std::string_view text, std::int64_t& micros) noexcept;
+
+}  // namespace quarry::core

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// A Session is one connection with its statement cache and its transaction depth: the untyped
+// engine under Repo. Not thread-safe (one session per thread, or per pooled checkout).
+#pragma once
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "quarry/core/driver.hpp"
+#include "quarry/core/render.hpp"
+
+namespace quarry::core {
+
+struct CacheStats {
+    std::uint64_t hits = 0;    // executions that rendered no text and prepared nothing
+    std::uint64_t misses = 0;  // executions that rendered and prepared
+    std::size_t size = 0;      // statements held now
+};
+
+enum class Isolation : std::uint8_t { default_, read_committed, repeatable_read, serializable };
+
+struct TxOptions {
+    Isolation isolation = Isolation::default_;
+    bool read_only = false;
+    bool deferrable = false;  // PostgreSQL: with serializable + read_only
+    // SQLite: take the write lock at BEGIN (BEGIN IMMEDIATE) so a writer never fails on upgrade.
+    bool immediate = true;
+};
+
+class Session {
+public:
+    explicit Session(std::unique_ptr<Connection> connection, std::size_t cache_capacity = 256);
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    ~Session();
+
+    const Dialect& dialect() const noexcept { return connection_->dialect(); }
+    Connection& connection() noexcept { return *connection_; }
+
+    // The prepared statement for `statement`, with its parameters bound: ready to step. A shape
+    // seen before renders no text and prepares nothing. The caller resets it when done
+    // (StatementRun does).
+    Statement& run(const Node& statement);
+    CacheStats cache_stats() const noexcept;
+
+    // Transactions: the outermost is BEGIN/COMMIT/ROLLBACK, nested ones are savepoints that
+    // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted).
+    void begin(const TxOptions& options = {});
+    void commit();
+    void rollback() noexcept;  // best effort: used while unwinding
+    int depth() const noexcept { return depth_; }
+
+private:
+    struct Entry {
+        std::uint64_t key;
+        std::unique_ptr<Statement> statement;
+        ParamPlan plan;
+    };
+    std::unique_ptr<Connection> connection_;
+    std::size_t capacity_;
+    std::list<Entry> lru_;  // most recent first
+    std::unordered_map<std::uint64_t, std::list<Entry>::iterator> index_;
+    std::vector<Value> params_;
+    CacheStats stats_;
+    int depth_ = 0;
+};
+
+// Resets a statement when a run ends, however it ends.
+class StatementRun {
+public:
+    StatementRun(Session& s, const Node& statement) : st_(s.run(statement)) {}
+    ~StatementRun() { st_.reset(); }
+    StatementRun(const StatementRun&) = delete;
+    StatementRun& operator=(const StatementRun&) = delete;
+    bool step() { return st_.step(); }
+    const Row& row() const noexcept { return st_.row(); }
+    std::int64_t rows_affected() const noexcept { return st_.rows_affected(); }
+
+private:
+    Statement& st_;
+};
+
+}  // namespace quarry::core

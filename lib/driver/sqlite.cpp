@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// The SQLite driver: every sqlite3_* call of quarry lives in this file.
+#include <sqlite3.h>
+
+#include <cstring>
+#include <string>
+
+#include "driver/connect.hpp"
+#include "quarry/errors.hpp"
+
+namespace quarry::driver {
+
+using core::Value;
+using core::ValueKind;
+
+namespace {
+
+std::string code_name(int extended) {
+    switch (extended) {
+        case SQLITE_CONSTRAINT_UNIQUE: return "SQLITE_CONSTRAINT_UNIQUE";
+        case SQLITE_CONSTRAINT_PRIMARYKEY: return "SQLITE_CONSTRAINT_PRIMARYKEY";
+        case SQLITE_CONSTRAINT_FOREIGNKEY: return "SQLITE_CONSTRAINT_FOREIGNKEY";
+        case SQLITE_CONSTRAINT_NOTNULL: return "SQLITE_CONSTRAINT_NOTNULL";
+        case SQLITE_CONSTRAINT_CHECK: return "SQLITE_CONSTRAINT_CHECK";
+        case SQLITE_BUSY: return "SQLITE_BUSY";
+        case SQLITE_LOCKED: return "SQLITE_LOCKED";
+        default: return "SQLITE_" + std::to_string(extended);
+    }
+}
+
+// "UNIQUE constraint failed: users.email, users.name" -> table "users", columns {email, name}.
+// SQLite's messages are not localised, and these formats are part of its documented behaviour.
+void split_columns(std::string_view detail, std::string& table, std::vector<std::string>& columns) {
+    while (!detail.empty()) {
+        auto comma = detail.find(", ");
+        std::string_view item = detail.substr(0, comma);
+        auto dot = item.find('.');
+        if (dot != std::string_view::npos) {
+            table = std::string(item.substr(0, dot));
+            columns.emplace_back(item.substr(dot + 1));
+        }
+        if (comma == std::string_view::npos) break;
+        detail.remove_prefix(comma + 2);
+    }
+}
+
+[[noreturn]] void raise(sqlite3* db, int rc, std::string_view sql) {
+    const int extended = db ? sqlite3_extended_errcode(db) : rc;
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string code = code_name(extended);
+    std::string text = message + " (" + code + ") in: " + std::string(sql);
+    const int primary = extended & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw DatabaseBusy(text, std::string(sql), code);
+    if (primary == SQLITE_CONSTRAINT) {
+        ConstraintKind kind;
+        switch (extended) {
+            case SQLITE_CONSTRAINT_UNIQUE: kind = ConstraintKind::unique; break;
+            case SQLITE_CONSTRAINT_PRIMARYKEY: kind = ConstraintKind::primary_key; break;
+            case SQLITE_CONSTRAINT_FOREIGNKEY: kind = ConstraintKind::foreign_key; break;
+            case SQLITE_CONSTRAINT_NOTNULL: kind = ConstraintKind::not_null; break;
+            case SQLITE_CONSTRAINT_CHECK: kind = ConstraintKind::check; break;
+            default: throw DatabaseError(text, std::string(sql), code);
+        }
+        std::string table, constraint;
+        std::vector<std::string> columns;
+        const std::string_view marker = "constraint failed: ";
+        auto at = message.find(marker);
+        if (at != std::string::npos) {
+            std::string_view detail = std::string_view(message).substr(at + marker.size());
+            if (kind == ConstraintKind::check)
+                constraint = std::string(detail);  // SQLite names the CHECK constraint (or its expression)
+            else
+                split_columns(detail, table, columns);
+        }
+        throw ConstraintError(kind, std::move(constraint), std::move(table), std::move(columns), text,
+                              std::string(sql), code);
+    }
+    throw DatabaseError(text, std::string(sql), code);
+}
+
+class SqliteRow final : public core::Row {
+public:
+    sqlite3_stmt* stmt = nullptr;
+
+    std::uint32_t size() const noexcept override { return static_cast<std::uint32_t>(sqlite3_column_count(stmt)); }
+    std::string_view name(std::uint32_t i) const override {
+        const char* n = sqlite3_column_name(stmt, static_cast<int>(i));
+        return n ? n : "";
+    }
+    bool is_null(std::uint32_t i) const override { return type(i) == SQLITE_NULL; }
+    std::int64_t integer(std::uint32_t i) const override {
+        expect(i, SQLITE_INTEGER, "an integer");
+        return sqlite3_column_int64(stmt, static_cast<int>(i));
+    }
+    double real(std::uint32_t i) const override {
+        int t = type(i);
+        if (t != SQLITE_FLOAT && t != SQLITE_INTEGER) expect(i, SQLITE_FLOAT, "a number");
+        return sqlite3_column_double(stmt, static_cast<int>(i));
+    }
+    bool boolean(std::uint32_t i) const override {
+        std::int64_t v = integer(i);
+        if (v != 0 && v != 1) mismatch(i, "holds " + std::to_string(v) + ", expected a boolean (0 or 1)");
+        return v == 1;
+    }
+    std::string_view text(std::uint32_t i) const override {
+        expect(i, SQLITE_TEXT, "text");
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, static_cast<int>(i)));
+        return {p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, static_cast<int>(i)))};
+    }
+    std::string_view blob(std::uint32_t i) const override {
+        expect(i, SQLITE_BLOB, "a blob");
+        auto p = static_cast<const char*>(sqlite3_column_blob(stmt, static_cast<int>(i)));
+        return {p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, static_cast<int>(i)))};
+    }
+    std::int64_t timestamp(std::uint32_t i) const override {
+        std::int64_t us = 0;
+        std::string_view t = text(i);
+        if (!core::parse_timestamp(t, us)) mismatch(i, "holds \"" + std::string(t) + "\", not an ISO-8601 timestamp");
+        return us;
+    }
+
+private:
+    int type(std::uint32_t i) const { return sqlite3_column_type(stmt, static_cast<int>(i)); }
+    void expect(std::uint32_t i, int wanted, std::string_view what) const {
+        static constexpr const char* names[] = {"", "an integer", "a real", "text", "a blob", "NULL"};
+        int t = type(i);
+        if (t == wanted) return;
+        if (t == SQLITE_NULL) mismatch(i, "is NULL but the field is not optional");
+        mismatch(i, std::string("holds ") + names[t] + ", expected " + std::string(what));
+    }
+};
+
+class SqliteStatement final : public core::Statement {
+public:
+    SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql) : db_(db), sql_(std::move(sql)) { row_.stmt = stmt; }
+    ~SqliteStatement() override { sqlite3_finalize(row_.stmt); }
+
+    void bind(const std::vector<Value>& params) override {
+        sqlite3_stmt* s = row_.stmt;
+        sqlite3_reset(s);
+        if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(s))
+            throw QueryError("statement expects " + std::to_string(sqlite3_bind_parameter_count(s)) + " parameters, got " +
+                             std::to_string(params.size()) + ": " + sql_);
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            const Value& v = params[k];
+            const int at = static_cast<int>(k + 1);
+            int rc = SQLITE_OK;
+            switch (v.kind) {
+                case ValueKind::null: rc = sqlite3_bind_null(s, at); break;
+                case ValueKind::boolean:
+                case ValueKind::integer: rc = sqlite3_bind_int64(s, at, v.i); break;
+                case ValueKind::real: rc = sqlite3_bind_double(s, at, v.d); break;
+                // A null pointer would bind NULL: an empty value still needs an address.
+                case ValueKind::text: rc = sqlite3_bind_text64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC, SQLITE_UTF8); break;
+                case ValueKind::blob: rc = sqlite3_bind_blob64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC); break;
+                case ValueKind::timestamp: {
+                    std::string t = core::format_timestamp(v.i);
+                    rc = sqlite3_bind_text64(s, at, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                    break;
+                }
+                case ValueKind::array: throw QueryError("SQLite cannot bind an array parameter: " + sql_);
+            }
+            if (rc != SQLITE_OK) raise(db_, rc, sql_);
+        }
+    }
+    bool step() override {
+        int rc = sqlite3_step(row_.stmt);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) {
+            changes_ = sqlite3_changes64(db_);
+            return false;
+        }
+        sqlite3_reset(row_.stmt);
+        raise(db_, rc, sql_);
+    }
+    const core::Row& row() const noexcept override { return row_; }
+    void reset() noexcept override { sqlite3_reset(row_.stmt); }
+    std::int64_t rows_affected() const noexcept override { return changes_; }
+
+private:
+    sqlite3* db_;
+    SqliteRow row_;
+    std::string sql_;
+    std::int64_t changes_ = 0;
+};
+
+class SqliteConnection final : public core::Connection {
+public:
+    explicit SqliteConnection(const std::string& path) {
+        const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+        int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+        if (rc != SQLITE_OK) {
+            std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+            sqlite3_close(db_);
+            throw ConnectionError("cannot open SQLite database \"" + path + "\": " + why);
+        }
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, 5000);
+        execute("PRAGMA foreign_keys = ON");
+        if (path != ":memory:") execute("PRAGMA journal_mode = WAL");
+    }
+    ~SqliteConnection() override { sqlite3_close_v2(db_); }
+
+    const core::Dialect& dialect() const noexcept override { return core::sqlite(); }
+    std::unique_ptr<core::Statement> prepare(std::string_view sql) override {
+        sqlite3_stmt* stmt = nullptr;
+        int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        if (rc != SQLITE_OK) raise(db_, rc, sql);
+        return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql));
+    }
+    void execute(std::string_view sql) override {
+        std::string text(sql);
+        char* err = nullptr;
+        int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+        sqlite3_free(err);
+        if (rc != SQLITE_OK) raise(db_, rc, sql);
+    }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<core::Connection> open_sqlite(std::string_view target) {
+    if (target.empty()) throw InvalidUrl("sqlite: URL has no path (use sqlite:app.db or sqlite::memory:)");
+    if (target.find('\0') != std::string_view::npos) throw InvalidUrl("sqlite: path contains a NUL byte");
+    return std::make_unique<SqliteConnection>(std::string(target));
+}
+
+}  // namespace quarry::driver

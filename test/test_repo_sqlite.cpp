@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+// The Repo on real SQLite database files: every operation, type round trips, typed errors,
+// transactions and the statement cache.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include <quarry/repo.hpp>
+
+#include "schema.hpp"
+
+using namespace quarry;
+
+namespace {
+
+// A fresh database file in a fresh directory, removed afterwards.
+struct TempDb {
+    std::filesystem::path dir;
+    std::string url;
+    TempDb() {
+        char tmpl[] = "/tmp/quarry-repo-XXXXXX";
+        dir = mkdtemp(tmpl);
+        url = "sqlite:" + (dir / "test.db").string();
+    }
+    ~TempDb() { std::filesystem::remove_all(dir); }
+};
+
+Repo canonical(const TempDb& db) {
+    Repo repo(db.url);
+    repo.session().connection().execute(canonical_schema_sqlite);
+    return repo;
+}
+
+User user(std::string name, std::string email, int age = 30) {
+    User u;
+    u.name = std::move(name);
+    u.email = std::move(email);
+    u.age = age;
+    u.active = true;
+    u.inserted_at = timestamp(std::chrono::microseconds(1'700'000'000'123'456));
+    return u;
+}
+
+}  // namespace
+
+// Every width, NULL and edge value of the mapping.
+struct Sample {
+    std::int64_t id = 0;
+    std::int8_t tiny = 0;
+    std::int16_t small = 0;
+    std::int32_t medium = 0;
+    std::int64_t big = 0;
+    std::uint32_t unsigned_medium = 0;
+    bool flag = false;
+    double real = 0;
+    std::string text;
+    std::vector<std::byte> bytes;
+    std::optional<std::string> maybe;
+    std::optional<std::int64_t> maybe_number;
+    timestamp at{};
+};
+BOOST_HANA_ADAPT_STRUCT(Sample, id, tiny, small, medium, big, unsigned_medium, flag, real, text, bytes, maybe, maybe_number, at);
+QUARRY_TABLE(Sample, "samples", &Sample::id);
+
+constexpr const char* samples_ddl =
+    "CREATE TABLE samples (id INTEGER PRIMARY KEY, tiny INTEGER, small INTEGER, medium INTEGER, big INTEGER, "
+    "unsigned_medium INTEGER, flag INTEGER, real REAL, text TEXT, bytes BLOB, maybe TEXT, maybe_number INTEGER, at TEXT)";
+
+TEST_CASE("a bad connection string or an unreachable database is a typed error saying what was wrong") {
+    CHECK_THROWS_AS(Repo("mysql://localhost/db"), InvalidUrl);
+    CHECK_THROWS_AS(Repo("sqlite:"), InvalidUrl);
+    CHECK_THROWS_WITH_AS(Repo("sqlite:/nonexistent-quarry-dir/x.db"), doctest::Contains("cannot open SQLite database"), ConnectionError);
+    Repo memory("sqlite::memory:");
+    CHECK(memory.dialect().name() == "sqlite");
+}
+
+TEST_CASE("insert returns the stored row with its generated key; all, get, one, update and remove") {
+    TempDb db;
+    Repo repo = canonical(db);
+    User ada = repo.insert(user("Ada", "ada@example.com", 36));
+    User bob = repo.insert(user("Bob", "bob@example.com", 17));
+    CHECK(ada.id > 0);
+    CHECK(bob.id == ada.id + 1);
+    CHECK(ada.inserted_at == user("", "").inserted_at);
+
+    auto adults = repo.all(from<User>() | where(col(&User::age) >= 18) | order_by(col(&User::id)));
+    REQUIRE(adults.size() == 1);
+    CHECK(adults[0].name == "Ada");
+
+    auto got = repo.get<User>(bob.id);
+    REQUIRE(got);
+    CHECK(got->email == "bob@example.com");
+    CHECK_FALSE(repo.get<User>(std::int64_t{999}));
+
+    CHECK(repo.one(from<User>() | where(col(&User::name) == std::string("Bob"))).id == bob.id);
+    CHECK_THROWS_AS(repo.one(from<User>() | where(col(&User::name) == std::string("Nobody"))), NoResults);
+    CHECK_THROWS_AS(repo.one(from<User>()), MultipleResults);
+
+    bob.age = 18;
+    repo.update(bob);
+    CHECK(repo.get<User>(bob.id)->age == 18);
+    repo.remove(bob);
+    CHECK_FALSE(repo.get<User>(bob.id));
+    CHECK_THROWS_AS(repo.remove(bob), NoResults);
+    CHECK_THROWS_AS(repo.update(bob), NoResults);
+}
+
+TEST_CASE("selected columns map to tuples and single values; write statements report rows changed") {
+    TempDb db;
+    Repo repo = canonical(db);
+    for (int i = 0; i < 5; ++i) repo.insert(user("u" + std::to_string(i), "u" + std::to_string(i) + "@x", 20 + i));
+    auto pairs = repo.all(from<User>() | order_by(col(&User::age)) | select(col(&User::name), col(&User::age)));
+    REQUIRE(pairs.size() == 5);
+    CHECK(std::get<0>(pairs[4]) == "u4");
+    CHECK(std::get<1>(pairs[4]) == 24);
+    CHECK(repo.one(from<User>() | select(count())) == 5);
+    CHECK(repo.execute(update_all(from<User>() | where(col(&User::age) >= 22), set(&User::active, false))) == 3);
+    CHECK(repo.one(from<User>() | where(col(&User::active) == false) | select(count())) == 3);
+    CHECK(repo.execute(delete_all(from<User>() | where(col(&User::active) == false))) == 3);
+    auto returned = repo.all(insert(user("r", "r@x")) | returning(col(&User::id), col(&User::email)));
+    REQUIRE(returned.size() == 1);
+    CHECK(std::get<1>(returned[0]) == "r@x");
+}
+
+TEST_CASE("every mapped type round-trips with NULLs and edge values") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(samples_ddl);
+    Sample lo;
+    lo.tiny = std::numeric_limits<std::int8_t>::min();
+    lo.small = std::numeric_limits<std::int16_t>::min();
+    lo.medium = std::numeric_limits<std::int32_t>::min();
+    lo.big = std::numeric_limits<std::int64_t>::min();
+    lo.unsigned_medium = 0;
+    lo.flag = false;
+    lo.real = -0.5;
+    lo.text = "";
+    lo.bytes = {};
+    lo.at = timestamp(std::chrono::microseconds(-1'234'567'890'123'457));  // 1930, with microseconds
+    Sample hi;
+    hi.tiny = std::numeric_limits<std::int8_t>::max();
+    hi.small = std::numeric_limits<std::int16_t>::max();
+    hi.medium = std::numeric_limits<std::int32_t>::max();
+    hi.big = std::numeric_limits<std::int64_t>::max();
+    hi.unsigned_medium = std::numeric_limits<std::uint32_t>::max();
+    hi.flag = true;
+    hi.real = 1e308;
+    hi.text = std::string("na\xC3\xAFve \xE2\x9C\x93 with a \0 NUL", 22);
+    hi.bytes = {std::byte{0}, std::byte{0xff}, std::byte{0}, std::byte{'x'}};
+    hi.maybe = "present";
+    hi.maybe_number = -7;
+    hi.at = timestamp(std::chrono::microseconds(253'402'300'799'999'999));  // 9999-12-31T23:59:59.999999Z
+    for (const Sample& s : {lo, hi}) {
+        Sample stored = repo.insert(s);
+        auto back = repo.get<Sample>(stored.id);
+        REQUIRE(back);
+        CHECK(back->tiny == s.tiny);
+        CHECK(back->small == s.small);
+        CHECK(back->medium == s.medium);
+        CHECK(back->big == s.big);
+        CHECK(back->unsigned_medium == s.unsigned_medium);
+        CHECK(back->flag == s.flag);
+        CHECK(back->real == s.real);
+        CHECK(back->text == s.text);
+        CHECK(back->bytes == s.bytes);
+        CHECK(back->maybe == s.maybe);
+        CHECK(back->maybe_number == s.maybe_number);
+        CHECK(back->at == s.at);
+    }
+    // Timestamps are stored as ISO-8601 text, UTC, with microseconds.
+    CHECK(repo.one(from<Sample>() | where(col(&Sample::flag) == true) | select(raw<std::string>("at"))) ==
+          "9999-12-31T23:59:59.999999Z");
+}
+
+TEST_CASE("a stored value that does not fit its field is a DecodeError naming the column") {
+    TempDb db;
+    Repo repo(db.url);
+    auto& c = repo.session().connection();
+    c.execute(samples_ddl);
+    c.execute("INSERT INTO samples (id, tiny, small, medium, big, unsigned_medium, flag, real, text, bytes, at) "
+              "VALUES (1, 300, 1, 1, 1, 1, 1, 1.0, 't', x'00', '2024-01-01T00:00:00.000000Z')");
+    CHECK_THROWS_WITH_AS(repo.get<Sample>(std::int64_t{1}), doctest::Contains("column tiny"), DecodeError);
+    c.execute("UPDATE samples SET tiny = 1, medium = NULL");
+    try {
+        repo.get<Sample>(std::int64_t{1});
+        FAIL("expected a DecodeError");
+    } catch (const DecodeError& e) {
+        CHECK(e.column() == "medium");
+        CHECK(std::string(e.what()).find("NULL") != std::string::npos);
+    }
+    c.execute("UPDATE samples SET medium = 'abc'");
+    CHECK_THROWS_WITH_AS(repo.get<Sample>(std::int64_t{1}), doctest::Contains("column medium: holds text"), DecodeError);
+    c.execute("UPDATE samples SET medium = 1, flag = 2");
+    CHECK_THROWS_WITH_AS(repo.get<Sample>(std::int64_t{1}), doctest::Contains("column flag"), DecodeError);
+    c.execute("UPDATE samples SET flag = 1, at = 'yesterday'");
+    CHECK_THROWS_WITH_AS(repo.get<Sample>(std::int64_t{1}), doctest::Contains("column at"), DecodeError);
+    c.execute("UPDATE samples SET at = '2024-01-01 00:00:00'");
+    CHECK(repo.get<Sample>(std::int64_t{1})->at == timestamp(std::chrono::seconds(1'704'067'200)));
+}
+
+TEST_CASE("an unsigned value beyond a 64-bit SQL integer is refused before it reaches SQL") {
+    CHECK_THROWS_AS(from<User>() | where(col(&User::id) == std::numeric_limits<std::uint64_t>::max()), QueryError);
+}
+
+TEST_CASE("constraint violations are ConstraintErrors with the kind, table and columns") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(
+        std::string(canonical_schema_sqlite) +
+        "CREATE TABLE memberships (user_id INTEGER NOT NULL REFERENCES users(id), team TEXT NOT NULL, "
+        "score INTEGER NOT NULL CONSTRAINT score_positive CHECK (score > 0), UNIQUE (user_id, team));");
+    User ada = repo.insert(user("Ada", "ada@example.com"));
+    auto expect = [&](auto&& fn, ConstraintKind kind, std::string table, std::vector<std::string> columns,
+                      std::string constraint = "") {
+        try {
+            fn();
+            FAIL("expected a ConstraintError");
+        } catch (const ConstraintError& e) {
+            CHECK(e.kind() == kind);
+            CHECK(e.table() == table);
+            CHECK(e.columns() == columns);
+            CHECK(e.constraint() == constraint);
+            CHECK(e.sql().find("INSERT") == 0);
+            CHECK_FALSE(e.is_transient());
+        }
+    };
+    expect([&] { repo.insert(user("Ada again", "ada@example.com")); }, ConstraintKind::unique, "users", {"email"});
+    auto dup = user("Dup", "dup@example.com");
+    dup.id = ada.id;
+    expect([&] { repo.execute(insert(dup, fields(&User::id, &User::name, &User::email, &User::age, &User::active, &User::inserted_at))); },
+           ConstraintKind::primary_key, "users", {"id"});
+    auto& c = repo.session().connection();
+    expect([&] { c.execute("INSERT INTO memberships VALUES (999, 'x', 1)"); }, ConstraintKind::foreign_key, "", {});
+    c.execute("INSERT INTO memberships VALUES (" + std::to_string(ada.id) + ", 'red', 1)");
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + std::to_string(ada.id) + ", 'red', 2)"); },
+           ConstraintKind::unique, "memberships", {"user_id", "team"});
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + std::to_string(ada.id) + ", NULL, 2)"); },
+           ConstraintKind::not_null, "memberships", {"team"});
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + std::to_string(ada.id) + ", 'blue', 0)"); },
+           ConstraintKind::check, "", {}, "score_positive");
+    // Nothing was written by the failed statements.
+    CHECK(repo.one(from<User>() | select(count())) == 1);
+}
+
+TEST_CASE("transactions commit, roll back on exceptions, and nest as savepoints") {
+    TempDb db;
+    Repo repo = canonical(db);
+    auto count_users = [&] { return repo.one(from<User>() | select(count())); };
+
+    auto id = repo.transaction([&](Repo& r) { return r.insert(user("A", "a@x")).id; });
+    CHECK(id > 0);
+    CHECK(count_users() == 1);
+
+    CHECK_THROWS_AS(repo.transaction([&](Repo& r) {
+                        r.insert(user("B", "b@x"));
+                        throw std::runtime_error("changed my mind");
+                    }),
+                    std::runtime_error);
+    CHECK(count_users() == 1);
+    CHECK(repo.session().depth() == 0);
+
+    // A failed statement inside a savepoint leaves the outer transaction usable.
+    repo.transaction([&](Repo& r) {
+        r.insert(user("C", "c@x"));
+        CHECK_THROWS_AS(r.transaction([&](Repo& inner) {
+                            inner.insert(user("D", "d@x"));
+                            inner.insert(user("C again", "c@x"));  // unique violation
+                        }),
+                        ConstraintError);
+        r.insert(user("E", "e@x"));
+    });
+    CHECK(count_users() == 3);  // A, C, E: D went with its savepoint
+    CHECK_FALSE(repo.one_or_none(from<User>() | where(col(&User::email) == std::string("d@x"))));
+
+    // SQLite transactions are serializable; asking for less is refused before anything runs.
+    TxOptions read_committed;
+    read_committed.isolation = Isolation::read_committed;
+    CHECK_THROWS_AS(repo.transaction([](Repo&) {}, read_committed), UnsupportedFeature);
+    CHECK(repo.session().depth() == 0);
+}
+
+TEST_CASE("the second execution of a shape renders and prepares nothing") {
+    TempDb db;
+    Repo repo = canonical(db);
+    for (int i = 0; i < 3; ++i) repo.insert(user("u" + std::to_string(i), std::to_string(i) + "@x", 20 + i));
+    const auto before = repo.cache_stats();
+    for (int age = 0; age < 30; ++age) {
+        auto rows = repo.all(from<User>() | where(col(&User::age) > age) | order_by(col(&User::id)) | limit(10));
+        CHECK(rows.size() == static_cast<std::size_t>(age < 20 ? 3 : std::max(0, 22 - age)));
+    }
+    const auto after = repo.cache_stats();
+    CHECK(after.misses == before.misses + 1);
+    CHECK(after.hits == before.hits + 29);
+}
+
+TEST_CASE("the statement cache is bounded and evicts the least recently used statement") {
+    Repo repo("sqlite::memory:", 2);
+    repo.session().connection().execute(canonical_schema_sqlite);
+    auto q1 = from<User>() | where(col(&User::age) > 1);
+    auto q2 = from<User>() | where(col(&User::age) < 1);
+    auto q3 = from<User>() | where(col(&User::age) == 1);
+    repo.all(q1);
+    repo.all(q2);
+    repo.all(q1);  // hit; q2 is now the oldest
+    repo.all(q3);  // evicts q2
+    CHECK(repo.cache_stats().size == 2);
+    const auto s = repo.cache_stats();
+    repo.all(q1);
+    CHECK(repo.cache_stats().hits == s.hits + 1);
+    repo.all(q2);
+    CHECK(repo.cache_stats().misses == s.misses + 1);
+}
+
+TEST_CASE("a statement cached before a schema change still runs after it") {
+    TempDb db;
+    Repo repo = canonical(db);
+    repo.insert(user("A", "a@x"));
+    auto q = from<User>() | where(col(&User::age) > 0);
+    CHECK(repo.all(q).size() == 1);
+    repo.session().connection().execute("CREATE INDEX users_age ON users(age)");
+    CHECK(repo.all(q).size() == 1);
+    CHECK(repo.cache_stats().hits >= 1);
+}
