@@ -9,7 +9,7 @@
 
 #include <quarry/repo.hpp>
 
-#include "schema.hpp"
+#include "repo_support.hpp"
 
 using namespace quarry;
 
@@ -33,15 +33,6 @@ Repo canonical(const TempDb& db) {
     return repo;
 }
 
-User user(std::string name, std::string email, int age = 30) {
-    User u;
-    u.name = std::move(name);
-    u.email = std::move(email);
-    u.age = age;
-    u.active = true;
-    u.inserted_at = timestamp(std::chrono::microseconds(1'700'000'000'123'456));
-    return u;
-}
 
 }  // namespace
 
@@ -79,11 +70,11 @@ TEST_CASE("a bad connection string or an unreachable database is a typed error s
 TEST_CASE("insert returns the stored row with its generated key; all, get, one, update and remove") {
     TempDb db;
     Repo repo = canonical(db);
-    User ada = repo.insert(user("Ada", "ada@example.com", 36));
-    User bob = repo.insert(user("Bob", "bob@example.com", 17));
+    User ada = repo.insert(make_user("Ada", "ada@example.com", 36));
+    User bob = repo.insert(make_user("Bob", "bob@example.com", 17));
     CHECK(ada.id > 0);
     CHECK(bob.id == ada.id + 1);
-    CHECK(ada.inserted_at == user("", "").inserted_at);
+    CHECK(ada.inserted_at == make_user("", "").inserted_at);
 
     auto adults = repo.all(from<User>() | where(col(&User::age) >= 18) | order_by(col(&User::id)));
     REQUIRE(adults.size() == 1);
@@ -110,7 +101,7 @@ TEST_CASE("insert returns the stored row with its generated key; all, get, one, 
 TEST_CASE("selected columns map to tuples and single values; write statements report rows changed") {
     TempDb db;
     Repo repo = canonical(db);
-    for (int i = 0; i < 5; ++i) repo.insert(user("u" + std::to_string(i), "u" + std::to_string(i) + "@x", 20 + i));
+    for (int i = 0; i < 5; ++i) repo.insert(make_user("u" + std::to_string(i), "u" + std::to_string(i) + "@x", 20 + i));
     auto pairs = repo.all(from<User>() | order_by(col(&User::age)) | select(col(&User::name), col(&User::age)));
     REQUIRE(pairs.size() == 5);
     CHECK(std::get<0>(pairs[4]) == "u4");
@@ -119,7 +110,7 @@ TEST_CASE("selected columns map to tuples and single values; write statements re
     CHECK(repo.execute(update_all(from<User>() | where(col(&User::age) >= 22), set(&User::active, false))) == 3);
     CHECK(repo.one(from<User>() | where(col(&User::active) == false) | select(count())) == 3);
     CHECK(repo.execute(delete_all(from<User>() | where(col(&User::active) == false))) == 3);
-    auto returned = repo.all(insert(user("r", "r@x")) | returning(col(&User::id), col(&User::email)));
+    auto returned = repo.all(insert(make_user("r", "r@x")) | returning(col(&User::id), col(&User::email)));
     REQUIRE(returned.size() == 1);
     CHECK(std::get<1>(returned[0]) == "r@x");
 }
@@ -211,7 +202,7 @@ TEST_CASE("constraint violations are ConstraintErrors with the kind, table and c
         std::string(canonical_schema_sqlite) +
         "CREATE TABLE memberships (user_id INTEGER NOT NULL REFERENCES users(id), team TEXT NOT NULL, "
         "score INTEGER NOT NULL CONSTRAINT score_positive CHECK (score > 0), UNIQUE (user_id, team));");
-    User ada = repo.insert(user("Ada", "ada@example.com"));
+    User ada = repo.insert(make_user("Ada", "ada@example.com"));
     auto expect = [&](auto&& fn, ConstraintKind kind, std::string table, std::vector<std::string> columns,
                       std::string constraint = "") {
         try {
@@ -226,8 +217,8 @@ TEST_CASE("constraint violations are ConstraintErrors with the kind, table and c
             CHECK_FALSE(e.is_transient());
         }
     };
-    expect([&] { repo.insert(user("Ada again", "ada@example.com")); }, ConstraintKind::unique, "users", {"email"});
-    auto dup = user("Dup", "dup@example.com");
+    expect([&] { repo.insert(make_user("Ada again", "ada@example.com")); }, ConstraintKind::unique, "users", {"email"});
+    auto dup = make_user("Dup", "dup@example.com");
     dup.id = ada.id;
     expect([&] { repo.execute(insert(dup, fields(&User::id, &User::name, &User::email, &User::age, &User::active, &User::inserted_at))); },
            ConstraintKind::primary_key, "users", {"id"});
@@ -249,12 +240,12 @@ TEST_CASE("transactions commit, roll back on exceptions, and nest as savepoints"
     Repo repo = canonical(db);
     auto count_users = [&] { return repo.one(from<User>() | select(count())); };
 
-    auto id = repo.transaction([&](Repo& r) { return r.insert(user("A", "a@x")).id; });
+    auto id = repo.transaction([&](Repo& r) { return r.insert(make_user("A", "a@x")).id; });
     CHECK(id > 0);
     CHECK(count_users() == 1);
 
     CHECK_THROWS_AS(repo.transaction([&](Repo& r) {
-                        r.insert(user("B", "b@x"));
+                        r.insert(make_user("B", "b@x"));
                         throw std::runtime_error("changed my mind");
                     }),
                     std::runtime_error);
@@ -263,13 +254,13 @@ TEST_CASE("transactions commit, roll back on exceptions, and nest as savepoints"
 
     // A failed statement inside a savepoint leaves the outer transaction usable.
     repo.transaction([&](Repo& r) {
-        r.insert(user("C", "c@x"));
+        r.insert(make_user("C", "c@x"));
         CHECK_THROWS_AS(r.transaction([&](Repo& inner) {
-                            inner.insert(user("D", "d@x"));
-                            inner.insert(user("C again", "c@x"));  // unique violation
+                            inner.insert(make_user("D", "d@x"));
+                            inner.insert(make_user("C again", "c@x"));  // unique violation
                         }),
                         ConstraintError);
-        r.insert(user("E", "e@x"));
+        r.insert(make_user("E", "e@x"));
     });
     CHECK(count_users() == 3);  // A, C, E: D went with its savepoint
     CHECK_FALSE(repo.one_or_none(from<User>() | where(col(&User::email) == std::string("d@x"))));
@@ -284,7 +275,7 @@ TEST_CASE("transactions commit, roll back on exceptions, and nest as savepoints"
 TEST_CASE("the second execution of a shape renders and prepares nothing") {
     TempDb db;
     Repo repo = canonical(db);
-    for (int i = 0; i < 3; ++i) repo.insert(user("u" + std::to_string(i), std::to_string(i) + "@x", 20 + i));
+    for (int i = 0; i < 3; ++i) repo.insert(make_user("u" + std::to_string(i), std::to_string(i) + "@x", 20 + i));
     const auto before = repo.cache_stats();
     for (int age = 0; age < 30; ++age) {
         auto rows = repo.all(from<User>() | where(col(&User::age) > age) | order_by(col(&User::id)) | limit(10));
@@ -316,7 +307,7 @@ TEST_CASE("the statement cache is bounded and evicts the least recently used sta
 TEST_CASE("a statement cached before a schema change still runs after it") {
     TempDb db;
     Repo repo = canonical(db);
-    repo.insert(user("A", "a@x"));
+    repo.insert(make_user("A", "a@x"));
     auto q = from<User>() | where(col(&User::age) > 0);
     CHECK(repo.all(q).size() == 1);
     repo.session().connection().execute("CREATE INDEX users_age ON users(age)");

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+// Helpers shared by the Repo tests of both databases.
+#pragma once
+#include <chrono>
+#include <string>
+
+#include "schema.hpp"
+
+// A valid user row; inserted_at is a fixed instant with microseconds.
+inline User make_user(std::string name, std::string email, int age = 30) {
+    User u;
+    u.name = std::move(name);
+    u.email = std::move(email);
+    u.age = age;
+    u.active = true;
+    u.inserted_at = timestamp(std::chrono::microseconds(1'700'000'000'123'456));
+    return u;
+}

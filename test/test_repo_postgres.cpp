@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// The Repo on the test PostgreSQL (started by scripts/test.sh): every operation, type round
+// trips, typed errors with constraint names, transactions and the statement cache.
+#include <doctest/doctest.h>
+
+#include <limits>
+
+#include <quarry/repo.hpp>
+
+#include "pg_env.hpp"
+#include "repo_support.hpp"
+
+using namespace quarry;
+
+namespace {
+
+struct PgRepo {
+    PgScratch scratch;
+    Repo repo;
+    PgRepo(const std::string& conninfo, const char* ddl) : scratch(conninfo, ddl), repo(conninfo) {
+        std::string schema = pqxx::nontransaction(scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>();
+        repo.session().connection().execute("SET search_path TO " + schema);
+    }
+};
+
+
+}  // namespace
+
+struct PgSample {
+    std::int64_t id = 0;
+    std::int16_t small = 0;
+    std::int32_t medium = 0;
+    std::int64_t big = 0;
+    bool flag = false;
+    double real = 0;
+    std::string text;
+    std::vector<std::byte> bytes;
+    std::optional<std::string> maybe;
+    timestamp at{};
+};
+BOOST_HANA_ADAPT_STRUCT(PgSample, id, small, medium, big, flag, real, text, bytes, maybe, at);
+QUARRY_TABLE(PgSample, "pg_samples", &PgSample::id);
+
+TEST_CASE("PostgreSQL: a bad connection string or an unreachable server is a typed error") {
+    CHECK_THROWS_AS(Repo("host=127.0.0.1 port=1 connect_timeout=2 dbname=x"), ConnectionError);
+    CHECK_THROWS_AS(Repo("postgres://user@[::1"), ConnectionError);
+}
+
+TEST_CASE("PostgreSQL: insert, all, get, one, update, remove, tuples and write statements") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    User ada = repo.insert(make_user("Ada", "ada@example.com", 36));
+    User bob = repo.insert(make_user("Bob", "bob@example.com", 17));
+    CHECK(ada.id > 0);
+    CHECK(bob.id > ada.id);
+    CHECK(ada.inserted_at == make_user("", "").inserted_at);
+    CHECK(repo.all(from<User>() | where(col(&User::age) >= 18)).size() == 1);
+    CHECK(repo.get<User>(bob.id)->email == "bob@example.com");
+    CHECK_FALSE(repo.get<User>(std::int64_t{999999}));
+    CHECK_THROWS_AS(repo.one(from<User>()), MultipleResults);
+    CHECK_THROWS_AS(repo.one(from<User>() | where(col(&User::age) > 100)), NoResults);
+    const std::vector<std::int64_t> ids = {ada.id, bob.id, 12345};
+    CHECK(repo.all(from<User>() | where(in(col(&User::id), ids))).size() == 2);  // one array parameter
+    bob.age = 18;
+    repo.update(bob);
+    CHECK(repo.get<User>(bob.id)->age == 18);
+    auto pairs = repo.all(from<User>() | order_by(col(&User::id)) | select(col(&User::name), col(&User::age)));
+    REQUIRE(pairs.size() == 2);
+    CHECK(pairs[1] == std::tuple<std::string, int>("Bob", 18));
+    CHECK(repo.one(from<User>() | select(count())) == 2);
+    CHECK(repo.execute(update_all(from<User>(), set(&User::active, false))) == 2);
+    repo.remove(bob);
+    CHECK_THROWS_AS(repo.remove(bob), NoResults);
+    CHECK(repo.execute(delete_all(from<User>())) == 1);
+}
+
+TEST_CASE("PostgreSQL: every mapped type round-trips with NULLs and edge values") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo,
+              "CREATE TABLE pg_samples (id bigserial PRIMARY KEY, small smallint, medium integer, big bigint, flag boolean, "
+              "real double precision, text text, bytes bytea, maybe text, at timestamptz)");
+    PgSample lo;
+    lo.small = std::numeric_limits<std::int16_t>::min();
+    lo.medium = std::numeric_limits<std::int32_t>::min();
+    lo.big = std::numeric_limits<std::int64_t>::min();
+    lo.real = -0.1;
+    lo.at = timestamp(std::chrono::microseconds(-1'234'567'890'123'457));
+    PgSample hi;
+    hi.small = std::numeric_limits<std::int16_t>::max();
+    hi.medium = std::numeric_limits<std::int32_t>::max();
+    hi.big = std::numeric_limits<std::int64_t>::max();
+    hi.flag = true;
+    hi.real = 1.0 / 3.0;
+    hi.text = "na\xC3\xAFve \xE2\x9C\x93 'quoted' \"double\" \\ back";
+    hi.bytes = {std::byte{0}, std::byte{0xff}, std::byte{0}, std::byte{'x'}};
+    hi.maybe = "present";
+    hi.at = timestamp(std::chrono::microseconds(1'700'000'000'000'001));
+    for (const PgSample& s : {lo, hi}) {
+        PgSample stored = db.repo.insert(s);
+        auto back = db.repo.get<PgSample>(stored.id);
+        REQUIRE(back);
+        CHECK(back->small == s.small);
+        CHECK(back->medium == s.medium);
+        CHECK(back->big == s.big);
+        CHECK(back->flag == s.flag);
+        CHECK(back->real == s.real);
+        CHECK(back->text == s.text);
+        CHECK(back->bytes == s.bytes);
+        CHECK(back->maybe == s.maybe);
+        CHECK(back->at == s.at);
+    }
+    db.repo.session().connection().execute("UPDATE pg_samples SET medium = NULL");
+    CHECK_THROWS_WITH_AS(db.repo.all(from<PgSample>()), doctest::Contains("column medium"), DecodeError);
+}
+
+TEST_CASE("PostgreSQL: constraint violations carry kind, constraint, table and column") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, (std::string(canonical_schema_postgres) +
+                          "CREATE TABLE memberships (user_id bigint NOT NULL REFERENCES users(id), team text NOT NULL, "
+                          "score integer NOT NULL CONSTRAINT score_positive CHECK (score > 0), "
+                          "CONSTRAINT one_team UNIQUE (user_id, team));"
+                          "CREATE TABLE bookings (room int, during tsrange, "
+                          "CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&));")
+                             .c_str());
+    Repo& repo = db.repo;
+    User ada = repo.insert(make_user("Ada", "ada@example.com"));
+    auto& c = repo.session().connection();
+    auto expect = [&](auto&& fn, ConstraintKind kind, std::string constraint, std::string table, std::vector<std::string> columns) {
+        try {
+            fn();
+            FAIL("expected a ConstraintError");
+        } catch (const ConstraintError& e) {
+            CHECK(e.kind() == kind);
+            CHECK(e.constraint() == constraint);
+            CHECK(e.table() == table);
+            CHECK(e.columns() == columns);
+            CHECK(e.code().size() == 5);
+        }
+    };
+    const std::string id = std::to_string(ada.id);
+    expect([&] { repo.insert(make_user("again", "ada@example.com")); }, ConstraintKind::unique, "users_email_key", "users", {});
+    expect([&] { c.execute("INSERT INTO memberships VALUES (999, 'x', 1)"); }, ConstraintKind::foreign_key,
+           "memberships_user_id_fkey", "memberships", {});
+    c.execute("INSERT INTO memberships VALUES (" + id + ", 'red', 1)");
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", 'red', 2)"); }, ConstraintKind::unique, "one_team",
+           "memberships", {});
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", NULL, 2)"); }, ConstraintKind::not_null, "",
+           "memberships", {"team"});
+    expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", 'blue', 0)"); }, ConstraintKind::check,
+           "score_positive", "memberships", {});
+    c.execute("INSERT INTO bookings VALUES (1, '[2024-01-01 10:00, 2024-01-01 12:00)')");
+    expect([&] { c.execute("INSERT INTO bookings VALUES (2, '[2024-01-01 11:00, 2024-01-01 13:00)')"); },
+           ConstraintKind::exclusion, "no_overlap", "bookings", {});
+}
+
+TEST_CASE("PostgreSQL: transactions commit, roll back, nest as savepoints, and take options") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    auto count_users = [&] { return repo.one(from<User>() | select(count())); };
+    repo.transaction([&](Repo& r) { r.insert(make_user("A", "a@x")); });
+    CHECK_THROWS_AS(repo.transaction([&](Repo& r) {
+                        r.insert(make_user("B", "b@x"));
+                        throw std::runtime_error("no");
+                    }),
+                    std::runtime_error);
+    CHECK(count_users() == 1);
+    repo.transaction([&](Repo& r) {
+        r.insert(make_user("C", "c@x"));
+        CHECK_THROWS_AS(r.transaction([&](Repo& inner) {
+                            inner.insert(make_user("D", "d@x"));
+                            inner.insert(make_user("C again", "c@x"));
+                        }),
+                        ConstraintError);
+        r.insert(make_user("E", "e@x"));  // the outer transaction is still usable
+    });
+    CHECK(count_users() == 3);
+    TxOptions ro;
+    ro.isolation = Isolation::serializable;
+    ro.read_only = true;
+    ro.deferrable = true;
+    CHECK(repo.transaction([&](Repo& r) { return r.one(from<User>() | select(count())); }, ro) == 3);
+    CHECK_THROWS_AS(repo.transaction([&](Repo& r) { r.insert(make_user("F", "f@x")); }, ro), DatabaseError);
+    CHECK(repo.session().depth() == 0);
+    CHECK(count_users() == 3);
+}
+
+TEST_CASE("PostgreSQL: the second execution of a shape renders and prepares nothing") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    for (int i = 0; i < 3; ++i) db.repo.insert(make_user("u" + std::to_string(i), std::to_string(i) + "@x", 20 + i));
+    const auto before = db.repo.cache_stats();
+    for (int age = 0; age < 30; ++age) db.repo.all(from<User>() | where(col(&User::age) > age) | limit(10));
+    CHECK(db.repo.cache_stats().misses == before.misses + 1);
+    CHECK(db.repo.cache_stats().hits == before.hits + 29);
+}
