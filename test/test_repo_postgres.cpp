@@ -200,3 +200,73 @@ TEST_CASE("PostgreSQL: the second execution of a shape renders and prepares noth
     CHECK(db.repo.cache_stats().misses == before.misses + 1);
     CHECK(db.repo.cache_stats().hits == before.hits + 29);
 }
+
+TEST_CASE("PostgreSQL: exists, count, aggregates, explain, raw SQL, insert_all and rollback_with") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    std::vector<User> many;
+    for (int i = 0; i < 30000; ++i) many.push_back(make_user("n" + std::to_string(i), "m" + std::to_string(i) + "@x", 20 + i % 5));
+    CHECK(repo.insert_all(many) == 30000);  // 5 columns a row: at most 13107 rows per statement here
+    CHECK(repo.count(from<User>()) == 30000);
+    CHECK(repo.count(from<User>() | limit(3)) == 3);
+    CHECK(repo.count(from<User>() | select(col(&User::age)) | distinct()) == 5);
+    CHECK(repo.exists(from<User>() | where(col(&User::age) == 24)));
+    CHECK_FALSE(repo.exists(from<User>() | where(col(&User::age) > 99)));
+    CHECK(repo.sum(from<User>() | where(col(&User::age) == 21), &User::age) == std::optional<std::int64_t>(21 * 6000));
+    CHECK(repo.avg(from<User>(), &User::age) == std::optional<double>(22.0));
+    CHECK(repo.min(from<User>(), &User::age) == std::optional<int>(20));
+    CHECK_FALSE(repo.max(from<User>() | where(col(&User::age) > 99), &User::age));
+    CHECK(repo.explain(from<User>() | where(col(&User::id) == 3)).find("users") != std::string::npos);
+    auto rows = repo.query<std::tuple<std::string, int>>("SELECT name, age FROM users WHERE email = ?", "m7@x");
+    REQUIRE(rows.size() == 1);
+    CHECK(std::get<1>(rows[0]) == 22);
+    CHECK(repo.query<std::string>("SELECT name FROM users WHERE name = ?", "x' OR '1'='1").empty());
+    std::vector<User> clash;
+    for (int i = 0; i < 20000; ++i) clash.push_back(make_user("c", "c" + std::to_string(i) + "@x"));
+    clash.push_back(make_user("dup", "m5@x"));
+    CHECK_THROWS_AS(repo.insert_all(clash), ConstraintError);
+    CHECK(repo.count(from<User>()) == 30000);
+    try {
+        repo.transaction([&](Repo& r) {
+            r.insert(make_user("A", "a@x"));
+            rollback_with(42);
+        });
+        FAIL("expected Rolledback");
+    } catch (const Rolledback<int>& r) {
+        CHECK(r.value == 42);
+    }
+    CHECK(repo.count(from<User>()) == 30000);
+}
+
+TEST_CASE("PostgreSQL: a serialization failure is a transient SerializationFailure") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo a(*conninfo, canonical_schema_postgres);
+    Repo b(*conninfo);
+    b.session().connection().execute("SET search_path TO " +
+                                     pqxx::nontransaction(a.scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>());
+    auto x = a.repo.insert(make_user("x", "x@x", 1));
+    auto y = a.repo.insert(make_user("y", "y@x", 1));
+    TxOptions serializable;
+    serializable.isolation = Isolation::serializable;
+    // Write skew: each reads both rows and writes one; the second commit cannot be serialised.
+    a.repo.session().begin(serializable);
+    b.session().begin(serializable);
+    CHECK(a.repo.sum(from<User>(), &User::age) == std::optional<std::int64_t>(2));
+    CHECK(b.sum(from<User>(), &User::age) == std::optional<std::int64_t>(2));
+    a.repo.execute(update_all(from<User>() | where(col(&User::id) == x.id), set(&User::age, 0)));
+    b.execute(update_all(from<User>() | where(col(&User::id) == y.id), set(&User::age, 0)));
+    a.repo.session().commit();
+    try {
+        b.session().commit();
+        FAIL("expected a serialization failure");
+    } catch (const SerializationFailure& e) {
+        CHECK(e.is_transient());
+        CHECK(e.code() == "40001");
+    }
+    b.session().rollback();
+    CHECK(b.session().depth() == 0);
+    CHECK(b.count(from<User>() | where(col(&User::age) == 0)) == 1);  // b's connection is usable again
+}

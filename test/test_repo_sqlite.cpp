@@ -314,3 +314,76 @@ TEST_CASE("a statement cached before a schema change still runs after it") {
     CHECK(repo.all(q).size() == 1);
     CHECK(repo.cache_stats().hits >= 1);
 }
+
+TEST_CASE("exists, count and aggregates respect limit, offset and distinct") {
+    TempDb db;
+    Repo repo = canonical(db);
+    for (int i = 0; i < 10; ++i) repo.insert(make_user("u" + std::to_string(i), std::to_string(i) + "@x", 20 + i % 5));
+    CHECK(repo.exists(from<User>() | where(col(&User::age) == 24)));
+    CHECK_FALSE(repo.exists(from<User>() | where(col(&User::age) > 99)));
+    CHECK(repo.count(from<User>()) == 10);
+    CHECK(repo.count(from<User>() | limit(3)) == 3);
+    CHECK(repo.count(from<User>() | offset(8)) == 2);
+    CHECK(repo.count(from<User>() | select(col(&User::age)) | distinct()) == 5);
+    CHECK(repo.sum(from<User>(), &User::age) == std::optional<std::int64_t>(2 * (20 + 21 + 22 + 23 + 24)));
+    CHECK(repo.sum(from<User>() | order_by(col(&User::id)) | limit(2), &User::age) == std::optional<std::int64_t>(41));
+    CHECK(repo.avg(from<User>(), &User::age) == std::optional<double>(22.0));
+    CHECK(repo.min(from<User>(), &User::age) == std::optional<int>(20));
+    CHECK(repo.max(from<User>() | where(col(&User::age) < 23), &User::age) == std::optional<int>(22));
+    CHECK_FALSE(repo.max(from<User>() | where(col(&User::age) > 99), &User::age));
+    CHECK(repo.explain(from<User>() | where(col(&User::id) == 3)).find("users") != std::string::npos);
+    CHECK(repo.get_by<User>(col(&User::email) == std::string("3@x"))->name == "u3");
+    CHECK_THROWS_AS(repo.get_by<User>(col(&User::age) == 20), MultipleResults);
+}
+
+TEST_CASE("raw SQL binds every argument and maps rows like any query") {
+    TempDb db;
+    Repo repo = canonical(db);
+    repo.insert(make_user("Ada", "ada@x", 36));
+    repo.insert(make_user("Bob", "bob@x", 17));
+    auto rows = repo.query<std::tuple<std::string, int>>("SELECT name, age FROM users WHERE age > ? ORDER BY name", 10);
+    REQUIRE(rows.size() == 2);
+    CHECK(std::get<0>(rows[0]) == "Ada");
+    auto users = repo.query<User>("SELECT * FROM users WHERE name = ?", "Bob");
+    REQUIRE(users.size() == 1);
+    CHECK(users[0].age == 17);
+    // A hostile argument is a value, never SQL.
+    CHECK(repo.query<std::string>("SELECT name FROM users WHERE name = ?", "x' OR '1'='1").empty());
+    CHECK(repo.query<std::string>("SELECT 'what' || '\?\?' WHERE ? = 1", 1) == std::vector<std::string>{"what?"});
+    CHECK(repo.execute_sql("UPDATE users SET age = age + ? WHERE age < ?", 1, 18) == 1);
+    CHECK_THROWS_AS(repo.query<int>("SELECT ? + ?", 1), QueryError);
+}
+
+TEST_CASE("insert_all chunks under the parameter limit, and is all or nothing") {
+    TempDb db;
+    Repo repo = canonical(db);
+    std::vector<User> many;
+    for (int i = 0; i < 20000; ++i) many.push_back(make_user("n" + std::to_string(i), "m" + std::to_string(i) + "@x", i % 90));
+    CHECK(repo.insert_all(many) == 20000);  // 5 columns a row: at most 6553 rows per statement on SQLite
+    CHECK(repo.count(from<User>()) == 20000);
+    std::vector<User> clash;
+    for (int i = 0; i < 10000; ++i) clash.push_back(make_user("c", "c" + std::to_string(i) + "@x"));
+    clash.push_back(make_user("dup", "m5@x"));  // in the second chunk: the first must not stay
+    CHECK_THROWS_AS(repo.insert_all(clash), ConstraintError);
+    CHECK(repo.count(from<User>()) == 20000);
+    auto back = repo.insert_all_returning(std::vector<User>{make_user("r1", "r1@x"), make_user("r2", "r2@x")});
+    REQUIRE(back.size() == 2);
+    CHECK(back[1].id == back[0].id + 1);
+    CHECK(back[1].email == "r2@x");
+    CHECK(repo.insert_all(std::vector<User>{}) == 0);
+}
+
+TEST_CASE("rollback_with ends the transaction and hands its value to the caller") {
+    TempDb db;
+    Repo repo = canonical(db);
+    try {
+        repo.transaction([&](Repo& r) {
+            r.insert(make_user("A", "a@x"));
+            rollback_with(std::string("out of stock"));
+        });
+        FAIL("expected Rolledback");
+    } catch (const Rolledback<std::string>& r) {
+        CHECK(r.value == "out of stock");
+    }
+    CHECK(repo.count(from<User>()) == 0);
+}

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace quarry {
@@ -73,6 +74,46 @@ public:
     using DatabaseError::DatabaseError;
     bool is_transient() const noexcept override { return true; }
 };
+
+// PostgreSQL 40001: the transaction could not be serialised with a concurrent one. Retry it.
+class SerializationFailure : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+    bool is_transient() const noexcept override { return true; }
+};
+
+// PostgreSQL 40P01: this transaction was chosen as a deadlock victim. Retry it.
+class Deadlock : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+    bool is_transient() const noexcept override { return true; }
+};
+
+// The statement was cancelled for running too long (PostgreSQL 57014, SQLite interrupt).
+class StatementTimeout : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+};
+
+// The connection broke while a COMMIT was in flight: whether it took effect is unknown.
+// Never retried automatically.
+class InDoubt : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+};
+
+// Thrown by rollback_with(value) inside Repo::transaction: the transaction is rolled back and
+// this propagates to the caller, who gets the value back.
+template <class V>
+class Rolledback : public Error {
+public:
+    explicit Rolledback(V v) : Error("transaction rolled back on request"), value(std::move(v)) {}
+    V value;
+};
+template <class V>
+[[noreturn]] void rollback_with(V value) {
+    throw Rolledback<V>(std::move(value));
+}
 
 // The database cannot be reached, or refused the connection string.
 class ConnectionError : public Error {

@@ -6,6 +6,7 @@
 //   User saved = repo.insert(User{.name = "Ada", ...});     // generated fields filled
 //   repo.transaction([&](quarry::Repo& r) { r.update(saved); });
 #pragma once
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <tuple>
@@ -100,6 +101,82 @@ public:
         return row;
     }
 
+    // Whether the query returns any row (SELECT EXISTS(...): the database stops at the first).
+    template <class R, class S>
+    bool exists(const Query<R, S>& q) {
+        core::StatementRun run(session_->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
+        return run.step() && run.row().boolean(0);
+    }
+
+    // How many rows the query returns: counted over it as a derived table, so limit, offset and
+    // distinct count as they select.
+    template <class R, class S>
+    std::int64_t count(const Query<R, S>& q) {
+        core::StatementRun run(session_->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
+        run.step();
+        return run.row().integer(0);
+    }
+    // sum / avg / min / max of one column over the rows the query returns (a derived table, as
+    // count). The column must be in the query's select list (every column is, without select).
+    // Empty input gives nullopt.
+    template <class R, class S, class T, class M>
+    auto sum(const Query<R, S>& q, M T::*member) {
+        using Out = std::conditional_t<std::is_integral_v<M> && !std::is_same_v<M, bool>, std::int64_t, double>;
+        return aggregate<Out>(q, "sum", column_info(member));
+    }
+    template <class R, class S, class T, class M>
+    std::optional<double> avg(const Query<R, S>& q, M T::*member) {
+        return aggregate<double>(q, "avg", column_info(member));
+    }
+    template <class R, class S, class T, class M>
+    std::optional<M> min(const Query<R, S>& q, M T::*member) {
+        return aggregate<M>(q, "min", column_info(member));
+    }
+    template <class R, class S, class T, class M>
+    std::optional<M> max(const Query<R, S>& q, M T::*member) {
+        return aggregate<M>(q, "max", column_info(member));
+    }
+
+    // The database's plan for a query or statement, one line per plan row.
+    template <class Q>
+        requires requires(const Q& q) { q.node(); }
+    std::string explain(const Q& q) {
+        const bool sqlite = dialect().name() == "sqlite";
+        core::StatementRun run(session_->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
+        std::string out;
+        while (run.step()) {
+            if (!out.empty()) out += '\n';
+            out += run.row().text(run.row().size() - 1);  // SQLite: the detail column; PostgreSQL: the only one
+        }
+        return out;
+    }
+
+    // Raw SQL with `?` placeholders (`??` for a literal ?), every argument bound, rows mapped to
+    // R like any query's (a struct by position, a tuple, or a single value).
+    template <class R, class... A>
+    std::vector<R> query(std::string_view sql, const A&... args) {
+        auto holder = bind_args(args...);
+        std::vector<R> rows;
+        core::StatementRun run(session_->run_sql(sql, params_of(*holder)));
+        while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
+        return rows;
+    }
+    // Raw SQL that returns no rows; returns the number of rows changed.
+    template <class... A>
+    std::int64_t execute_sql(std::string_view sql, const A&... args) {
+        auto holder = bind_args(args...);
+        core::StatementRun run(session_->run_sql(sql, params_of(*holder)));
+        while (run.step()) {
+        }
+        return run.rows_affected();
+    }
+
+    // The row matching a predicate on T, if any (MultipleResults when several do).
+    template <schema T, class E>
+    std::optional<T> get_by(E predicate) {
+        return one_or_none(from<T>() | where(std::move(predicate)));
+    }
+
     // The row with this primary key (one value per key column, in declaration order).
     template <schema T, class... K>
     std::optional<T> get(const K&... key) {
@@ -116,6 +193,26 @@ public:
     template <schema T>
     T insert(const T& row) {
         return one(quarry::insert(row) | returning_all());
+    }
+
+    // INSERT many rows, in as few statements as the database's parameter limit allows; all or
+    // nothing (several statements run in one transaction, a savepoint when one is open).
+    // Returns the number of rows inserted.
+    template <schema T>
+    std::int64_t insert_all(const std::vector<T>& rows) {
+        std::int64_t n = 0;
+        for_each_chunk(rows, [&](const std::vector<T>& chunk) { n += execute(quarry::insert_all(chunk)); });
+        return n;
+    }
+    // As insert_all, returning the rows as stored (generated fields filled), in input order.
+    template <schema T>
+    std::vector<T> insert_all_returning(const std::vector<T>& rows) {
+        std::vector<T> out;
+        out.reserve(rows.size());
+        for_each_chunk(rows, [&](const std::vector<T>& chunk) {
+            for (auto& r : all(quarry::insert_all(chunk) | returning_all())) out.push_back(std::move(r));
+        });
+        return out;
     }
 
     // UPDATE every non-key column by primary key; NoResults when no row has that key.
@@ -170,6 +267,43 @@ public:
     }
 
 private:
+    template <class Out, class R, class S>
+    std::optional<Out> aggregate(const Query<R, S>& q, std::string_view fn, const core::ColumnInfo& c) {
+        std::string before = "SELECT ";
+        before += fn;
+        before += "(\"q\".";
+        before += c.quoted;
+        before += ") FROM (";
+        core::StatementRun run(session_->run_wrapped(*q.node(), before, ") AS \"q\""));
+        if (!run.step() || run.row().is_null(0)) return std::nullopt;
+        return value_traits<Out>::read(run.row(), 0);
+    }
+
+    template <class T, class F>
+    void for_each_chunk(const std::vector<T>& rows, F&& f) {
+        if (rows.empty()) return;
+        std::size_t width = 0;
+        detail::for_insert_columns<T>([&](auto) { ++width; });
+        const std::size_t per = std::max<std::size_t>(1, dialect().max_params() / std::max<std::size_t>(width, 1));
+        if (rows.size() <= per) return f(rows);
+        transaction([&](Repo&) {
+            for (std::size_t at = 0; at < rows.size(); at += per) {
+                std::vector<T> chunk(rows.begin() + static_cast<std::ptrdiff_t>(at),
+                                     rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), at + per)));
+                f(chunk);
+            }
+        });
+    }
+
+    // Arguments of raw SQL become parameters exactly as query values bind them.
+    template <class... A>
+    static core::NodePtr bind_args(const A&... args) {
+        core::Lowerer l;
+        (value_traits<stored_t<const A&>>::bind(l, args), ...);
+        return l.finish(core::Clause::where, {});
+    }
+    static std::vector<Value> params_of(const core::Node& n) { return {n.params().begin(), n.params().end()}; }
+
     std::unique_ptr<core::Session> session_;  // behind a pointer: a Repo moves, a Session does not
 };
 

@@ -116,6 +116,11 @@ std::string field(std::string_view message, std::string_view label) {
     if (state == "23502") constraint(ConstraintKind::not_null);
     if (state == "23P01") constraint(ConstraintKind::exclusion);
     if (state == "55P03") throw DatabaseBusy(text, std::string(sql), state);
+    if (state == "57014") throw StatementTimeout(text, std::string(sql), state);
+    if (state == "40001") throw SerializationFailure(text, std::string(sql), state);
+    if (state == "40P01") throw Deadlock(text, std::string(sql), state);
+    if (state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03")
+        throw ConnectionError(text);
     throw DatabaseError(text, std::string(sql), state);
 }
 
@@ -126,6 +131,15 @@ decltype(auto) guarded(std::string_view sql, F&& f) {
         return f();
     } catch (const pqxx::sql_error& e) {
         raise(e, sql);
+    } catch (const pqxx::serialization_failure& e) {
+        // libpqxx 6.4 raises these without a SQLSTATE (DESIGN §7): the type is the code.
+        throw SerializationFailure(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40001");
+    } catch (const pqxx::deadlock_detected& e) {
+        throw Deadlock(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40P01");
+    } catch (const pqxx::in_doubt_error& e) {
+        throw InDoubt(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "");
+    } catch (const pqxx::statement_completion_unknown& e) {
+        throw InDoubt(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40003");
     } catch (const pqxx::broken_connection& e) {
         throw ConnectionError(std::string("PostgreSQL connection lost: ") + e.what());
     } catch (const pqxx::failure& e) {

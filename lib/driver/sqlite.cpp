@@ -51,6 +51,7 @@ void split_columns(std::string_view detail, std::string& table, std::vector<std:
     std::string text = message + " (" + code + ") in: " + std::string(sql);
     const int primary = extended & 0xff;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw DatabaseBusy(text, std::string(sql), code);
+    if (primary == SQLITE_INTERRUPT) throw StatementTimeout(text, std::string(sql), code);
     if (primary == SQLITE_CONSTRAINT) {
         ConstraintKind kind;
         switch (extended) {

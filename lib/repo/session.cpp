@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "quarry/core/session.hpp"
 
+#include "quarry/core/mix.hpp"
 #include "quarry/errors.hpp"
 
 namespace quarry::core {
@@ -17,22 +18,16 @@ Session::~Session() {
     }
 }
 
-Statement& Session::run(const Node& statement) {
-    const Dialect& d = dialect();
-    const std::uint64_t key = cache_key(statement, d);
-    params_.clear();
-    if (auto hit = index_.find(key); hit != index_.end()) {
-        auto it = hit->second;
-        if (!collect_params(statement, it->plan, params_)) render_into(statement, d, nullptr, params_);
-        lru_.splice(lru_.begin(), lru_, it);
-        ++stats_.hits;
-        it->statement->bind(params_);
-        return *it->statement;
-    }
-    std::string sql;
-    ParamPlan plan;
-    render_into(statement, d, &sql, params_, &plan);
-    auto prepared = connection_->prepare(sql);
+Session::Entry* Session::find(std::uint64_t key) {
+    auto hit = index_.find(key);
+    if (hit == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, hit->second);
+    ++stats_.hits;
+    return &*hit->second;
+}
+
+Session::Entry& Session::add(std::uint64_t key, const std::string& sql, ParamPlan plan) {
+    auto prepared = connection_->prepare(sql);  // throws before the cache changes
     ++stats_.misses;
     if (lru_.size() >= capacity_) {
         index_.erase(lru_.back().key);
@@ -40,8 +35,80 @@ Statement& Session::run(const Node& statement) {
     }
     lru_.push_front(Entry{key, std::move(prepared), std::move(plan)});
     index_[key] = lru_.begin();
-    lru_.front().statement->bind(params_);
-    return *lru_.front().statement;
+    return lru_.front();
+}
+
+void Session::collect(const Node& statement, const Entry& e) {
+    if (!collect_params(statement, e.plan, params_)) render_into(statement, dialect(), nullptr, params_);
+}
+
+Statement& Session::run(const Node& statement) {
+    const std::uint64_t key = cache_key(statement, dialect());
+    params_.clear();
+    if (Entry* e = find(key)) {
+        collect(statement, *e);
+        e->statement->bind(params_);
+        return *e->statement;
+    }
+    std::string sql;
+    ParamPlan plan;
+    render_into(statement, dialect(), &sql, params_, &plan);
+    Entry& e = add(key, sql, std::move(plan));
+    e.statement->bind(params_);
+    return *e.statement;
+}
+
+namespace {
+std::uint64_t text_hash(std::string_view s) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+}  // namespace
+
+Statement& Session::run_wrapped(const Node& statement, std::string_view before, std::string_view after) {
+    const std::uint64_t key = mix(mix(cache_key(statement, dialect()), text_hash(before)), text_hash(after) ^ 0x77a1);
+    params_.clear();
+    if (Entry* e = find(key)) {
+        collect(statement, *e);
+        e->statement->bind(params_);
+        return *e->statement;
+    }
+    std::string sql(before);
+    std::string inner;
+    ParamPlan plan;
+    render_into(statement, dialect(), &inner, params_, &plan);
+    sql += inner;
+    sql += after;
+    Entry& e = add(key, sql, std::move(plan));
+    e.statement->bind(params_);
+    return *e.statement;
+}
+
+Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& params) {
+    const std::uint64_t key = mix(text_hash(sql), 0x5ca1ab1e);
+    Entry* e = find(key);
+    if (!e) {
+        std::string text;
+        std::uint32_t n = 0;
+        char buf[Dialect::max_placeholder];
+        for (std::size_t k = 0; k < sql.size(); ++k) {
+            if (sql[k] != '?') {
+                text += sql[k];
+            } else if (k + 1 < sql.size() && sql[k + 1] == '?') {
+                text += '?';
+                ++k;
+            } else {
+                text.append(buf, dialect().placeholder(buf, ++n));
+            }
+        }
+        if (n != params.size())
+            throw QueryError("raw SQL has " + std::to_string(n) + " ? marks and " + std::to_string(params.size()) +
+                             " arguments: " + std::string(sql));
+        e = &add(key, text, ParamPlan{});
+    }
+    e->statement->bind(params);
+    return *e->statement;
 }
 
 CacheStats Session::cache_stats() const noexcept {

@@ -44,6 +44,11 @@ public:
     // seen before renders no text and prepares nothing. The caller resets it when done
     // (StatementRun does).
     Statement& run(const Node& statement);
+    // `statement` inside other SQL text: `before` + its SQL + `after` (SELECT EXISTS(...),
+    // an aggregate over it as a derived table, EXPLAIN). Its parameters, in its own order.
+    Statement& run_wrapped(const Node& statement, std::string_view before, std::string_view after);
+    // Raw SQL with `?` placeholders (`??` is a literal question mark), cached by its text.
+    Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;
 
     // Transactions: the outermost is BEGIN/COMMIT/ROLLBACK, nested ones are savepoints that
@@ -59,6 +64,10 @@ private:
         std::unique_ptr<Statement> statement;
         ParamPlan plan;
     };
+    Entry* find(std::uint64_t key);
+    Entry& add(std::uint64_t key, const std::string& sql, ParamPlan plan);
+    // The parameters of a cached statement: through its plan, or a parameters-only render.
+    void collect(const Node& statement, const Entry& e);
     std::unique_ptr<Connection> connection_;
     std::size_t capacity_;
     std::list<Entry> lru_;  // most recent first
@@ -72,6 +81,7 @@ private:
 class StatementRun {
 public:
     StatementRun(Session& s, const Node& statement) : st_(s.run(statement)) {}
+    explicit StatementRun(Statement& bound) : st_(bound) {}
     ~StatementRun() { st_.reset(); }
     StatementRun(const StatementRun&) = delete;
     StatementRun& operator=(const StatementRun&) = delete;
