@@ -387,3 +387,45 @@ TEST_CASE("rollback_with ends the transaction and hands its value to the caller"
     }
     CHECK(repo.count(from<User>()) == 0);
 }
+
+TEST_CASE("telemetry reports one event per statement: SQL, table, rows, timings, cache hit, failure") {
+    TempDb db;
+    Repo repo = canonical(db);
+    std::vector<QueryEvent> events;
+    std::vector<std::string> sqls;
+    repo.set_telemetry([&](const QueryEvent& e) {
+        events.push_back(e);
+        sqls.emplace_back(e.sql);  // the view is only valid during the call
+    });
+    repo.insert(make_user("A", "a@x"));
+    repo.insert(make_user("B", "b@x"));
+    auto q = from<User>() | where(col(&User::age) > 1);
+    CHECK(repo.all(q).size() == 2);
+    CHECK(repo.all(q).size() == 2);
+    CHECK_THROWS_AS(repo.insert(make_user("A2", "a@x")), ConstraintError);
+    repo.execute_sql("UPDATE users SET age = age + ?", 1);
+    REQUIRE(events.size() == 6);
+    CHECK_FALSE(events[0].cache_hit);
+    CHECK(events[0].prepare.count() > 0);
+    CHECK(events[0].rows == 1);  // the RETURNING row
+    CHECK(sqls[0].find("INSERT INTO \"users\"") == 0);
+    CHECK(events[1].cache_hit);
+    CHECK(events[1].prepare.count() == 0);
+    CHECK(events[2].source == "users");
+    CHECK(events[2].params == 1);
+    CHECK(events[2].rows == 2);
+    CHECK_FALSE(events[2].cache_hit);
+    CHECK(events[3].cache_hit);
+    CHECK(events[3].execute.count() > 0);
+    CHECK(events[4].failed);
+    CHECK_FALSE(events[3].failed);
+    CHECK(events[5].source.empty());
+    CHECK(events[5].rows == 2);
+    CHECK(events[5].total() >= events[5].execute);
+    repo.set_telemetry({});
+    repo.all(q);
+    CHECK(events.size() == 6);
+    // The ready-made sink logs only statements slower than its threshold.
+    repo.set_telemetry(stderr_logger(std::chrono::hours(1)));
+    repo.all(q);
+}

@@ -23,6 +23,9 @@
 namespace quarry {
 
 using core::CacheStats;
+using core::QueryEvent;
+using core::stderr_logger;
+using core::TelemetrySink;
 using core::Isolation;
 using core::TxOptions;
 
@@ -70,6 +73,8 @@ public:
     const Dialect& dialect() const noexcept { return session_->dialect(); }
     CacheStats cache_stats() const noexcept { return session_->cache_stats(); }
     core::Session& session() noexcept { return *session_; }
+    // One QueryEvent per statement from now on (an empty sink turns telemetry off).
+    void set_telemetry(TelemetrySink sink) { session_->set_telemetry(std::move(sink)); }
 
     // Every row of a query, or of a statement's RETURNING list.
     template <class Q>
@@ -104,7 +109,7 @@ public:
     // Whether the query returns any row (SELECT EXISTS(...): the database stops at the first).
     template <class R, class S>
     bool exists(const Query<R, S>& q) {
-        core::StatementRun run(session_->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
+        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
         return run.step() && run.row().boolean(0);
     }
 
@@ -112,7 +117,7 @@ public:
     // distinct count as they select.
     template <class R, class S>
     std::int64_t count(const Query<R, S>& q) {
-        core::StatementRun run(session_->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
+        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
         run.step();
         return run.row().integer(0);
     }
@@ -142,7 +147,7 @@ public:
         requires requires(const Q& q) { q.node(); }
     std::string explain(const Q& q) {
         const bool sqlite = dialect().name() == "sqlite";
-        core::StatementRun run(session_->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
+        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
         std::string out;
         while (run.step()) {
             if (!out.empty()) out += '\n';
@@ -157,7 +162,7 @@ public:
     std::vector<R> query(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
         std::vector<R> rows;
-        core::StatementRun run(session_->run_sql(sql, params_of(*holder)));
+        core::StatementRun run(*session_, session_->run_sql(sql, params_of(*holder)));
         while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
         return rows;
     }
@@ -165,7 +170,7 @@ public:
     template <class... A>
     std::int64_t execute_sql(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
-        core::StatementRun run(session_->run_sql(sql, params_of(*holder)));
+        core::StatementRun run(*session_, session_->run_sql(sql, params_of(*holder)));
         while (run.step()) {
         }
         return run.rows_affected();
@@ -274,7 +279,7 @@ private:
         before += "(\"q\".";
         before += c.quoted;
         before += ") FROM (";
-        core::StatementRun run(session_->run_wrapped(*q.node(), before, ") AS \"q\""));
+        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), before, ") AS \"q\""));
         if (!run.step() || run.row().is_null(0)) return std::nullopt;
         return value_traits<Out>::read(run.row(), 0);
     }

@@ -33,7 +33,7 @@ Session::Entry& Session::add(std::uint64_t key, const std::string& sql, ParamPla
         index_.erase(lru_.back().key);
         lru_.pop_back();
     }
-    lru_.push_front(Entry{key, std::move(prepared), std::move(plan)});
+    lru_.push_front(Entry{key, std::move(prepared), std::move(plan), sql, {}});
     index_[key] = lru_.begin();
     return lru_.front();
 }
@@ -42,20 +42,59 @@ void Session::collect(const Node& statement, const Entry& e) {
     if (!collect_params(statement, e.plan, params_)) render_into(statement, dialect(), nullptr, params_);
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+Clock::time_point now_if(bool on) { return on ? Clock::now() : Clock::time_point{}; }
+
+// The table a statement reads or writes, for telemetry.
+std::string_view source_of(const Node& n) {
+    const Node* root = &n;
+    while (root->parent) root = root->parent;
+    if (root->table) return root->table->name;
+    if (!root->subs().empty()) return source_of(*root->subs()[0]);
+    return {};
+}
+}  // namespace
+
+Statement& Session::bind(Entry& e, const std::vector<Value>& params, bool hit, Clock::time_point start) {
+    if (!sink_) {
+        e.statement->bind(params);
+        return *e.statement;
+    }
+    const auto bound_at = Clock::now();
+    e.statement->bind(params);
+    pending_ = QueryEvent{};
+    pending_.sql = e.sql;
+    pending_.params = static_cast<std::uint32_t>(params.size());
+    pending_.source = e.source;
+    pending_.cache_hit = hit;
+    pending_.prepare = hit ? std::chrono::nanoseconds(0) : bound_at - start;
+    pending_.execute = Clock::now() - bound_at;
+    return *e.statement;
+}
+
+void Session::emit(const QueryEvent& e) const noexcept {
+    try {
+        sink_(e);
+    } catch (...) {
+        // A sink that throws must not turn a successful statement into a failure.
+    }
+}
+
 Statement& Session::run(const Node& statement) {
+    const auto start = now_if(telemetry_on());
     const std::uint64_t key = cache_key(statement, dialect());
     params_.clear();
     if (Entry* e = find(key)) {
         collect(statement, *e);
-        e->statement->bind(params_);
-        return *e->statement;
+        return bind(*e, params_, true, start);
     }
     std::string sql;
     ParamPlan plan;
     render_into(statement, dialect(), &sql, params_, &plan);
     Entry& e = add(key, sql, std::move(plan));
-    e.statement->bind(params_);
-    return *e.statement;
+    e.source = source_of(statement);
+    return bind(e, params_, false, start);
 }
 
 namespace {
@@ -67,12 +106,12 @@ std::uint64_t text_hash(std::string_view s) noexcept {
 }  // namespace
 
 Statement& Session::run_wrapped(const Node& statement, std::string_view before, std::string_view after) {
+    const auto start = now_if(telemetry_on());
     const std::uint64_t key = mix(mix(cache_key(statement, dialect()), text_hash(before)), text_hash(after) ^ 0x77a1);
     params_.clear();
     if (Entry* e = find(key)) {
         collect(statement, *e);
-        e->statement->bind(params_);
-        return *e->statement;
+        return bind(*e, params_, true, start);
     }
     std::string sql(before);
     std::string inner;
@@ -81,13 +120,15 @@ Statement& Session::run_wrapped(const Node& statement, std::string_view before, 
     sql += inner;
     sql += after;
     Entry& e = add(key, sql, std::move(plan));
-    e.statement->bind(params_);
-    return *e.statement;
+    e.source = source_of(statement);
+    return bind(e, params_, false, start);
 }
 
 Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& params) {
+    const auto start = now_if(telemetry_on());
     const std::uint64_t key = mix(text_hash(sql), 0x5ca1ab1e);
     Entry* e = find(key);
+    const bool hit = e != nullptr;
     if (!e) {
         std::string text;
         std::uint32_t n = 0;
@@ -107,8 +148,7 @@ Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& para
                              " arguments: " + std::string(sql));
         e = &add(key, text, ParamPlan{});
     }
-    e->statement->bind(params);
-    return *e->statement;
+    return bind(*e, params, hit, start);
 }
 
 CacheStats Session::cache_stats() const noexcept {

@@ -11,6 +11,7 @@
 
 #include "quarry/core/driver.hpp"
 #include "quarry/core/render.hpp"
+#include "quarry/core/telemetry.hpp"
 
 namespace quarry::core {
 
@@ -51,6 +52,13 @@ public:
     Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;
 
+    // Every statement run from now on is reported to `sink` (empty: telemetry off, no clock reads).
+    void set_telemetry(TelemetrySink sink) { sink_ = std::move(sink); }
+    bool telemetry_on() const noexcept { return static_cast<bool>(sink_); }
+    // What run*() learnt about the statement it just bound, for StatementRun to report.
+    const QueryEvent& pending_event() const noexcept { return pending_; }
+    void emit(const QueryEvent& e) const noexcept;
+
     // Transactions: the outermost is BEGIN/COMMIT/ROLLBACK, nested ones are savepoints that
     // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted).
     void begin(const TxOptions& options = {});
@@ -63,7 +71,11 @@ private:
         std::uint64_t key;
         std::unique_ptr<Statement> statement;
         ParamPlan plan;
+        std::string sql;
+        std::string_view source;
     };
+    // Binds, and with telemetry on records the pending event.
+    Statement& bind(Entry& e, const std::vector<Value>& params, bool hit, std::chrono::steady_clock::time_point start);
     Entry* find(std::uint64_t key);
     Entry& add(std::uint64_t key, const std::string& sql, ParamPlan plan);
     // The parameters of a cached statement: through its plan, or a parameters-only render.
@@ -75,22 +87,50 @@ private:
     std::vector<Value> params_;
     CacheStats stats_;
     int depth_ = 0;
+    TelemetrySink sink_;
+    QueryEvent pending_;
 };
 
-// Resets a statement when a run ends, however it ends.
+// One run of a bound statement: steps it, resets it when the run ends however it ends, and
+// reports the run to the session's telemetry sink.
 class StatementRun {
 public:
-    StatementRun(Session& s, const Node& statement) : st_(s.run(statement)) {}
-    explicit StatementRun(Statement& bound) : st_(bound) {}
-    ~StatementRun() { st_.reset(); }
+    StatementRun(Session& s, const Node& statement) : StatementRun(s, s.run(statement)) {}
+    StatementRun(Session& s, Statement& bound) : session_(s), st_(bound) {
+        if (s.telemetry_on()) {
+            event_ = s.pending_event();
+            timed_ = true;
+            exceptions_ = std::uncaught_exceptions();
+            started_ = std::chrono::steady_clock::now();
+        }
+    }
+    ~StatementRun() {
+        st_.reset();
+        if (timed_) report();
+    }
     StatementRun(const StatementRun&) = delete;
     StatementRun& operator=(const StatementRun&) = delete;
-    bool step() { return st_.step(); }
+    bool step() {
+        if (!timed_) return st_.step();
+        const auto t0 = std::chrono::steady_clock::now();
+        const bool more = st_.step();
+        stepping_ += std::chrono::steady_clock::now() - t0;
+        rows_ += more;
+        return more;
+    }
     const Row& row() const noexcept { return st_.row(); }
     std::int64_t rows_affected() const noexcept { return st_.rows_affected(); }
 
 private:
+    void report() noexcept;
+    Session& session_;
     Statement& st_;
+    bool timed_ = false;
+    int exceptions_ = 0;
+    std::int64_t rows_ = 0;
+    QueryEvent event_;
+    std::chrono::steady_clock::time_point started_;
+    std::chrono::nanoseconds stepping_{0};
 };
 
 }  // namespace quarry::core
