@@ -3,6 +3,7 @@
 // trips, typed errors with constraint names, transactions and the statement cache.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <limits>
 
 #include <quarry/repo.hpp>
@@ -269,4 +270,66 @@ TEST_CASE("PostgreSQL: a serialization failure is a transient SerializationFailu
     b.session().rollback();
     CHECK(b.session().depth() == 0);
     CHECK(b.count(from<User>() | where(col(&User::age) == 0)) == 1);  // b's connection is usable again
+}
+
+namespace {
+std::size_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return static_cast<std::size_t>(resident) * 4096;
+}
+}  // namespace
+
+TEST_CASE("PostgreSQL: stream reads through a cursor in batches, outside and inside transactions") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    for (int i = 0; i < 25; ++i) repo.insert(make_user("s" + std::to_string(i), std::to_string(i) + "@s", i));
+    auto q = from<User>() | where(col(&User::age) >= 5) | order_by(col(&User::age));
+    int expected = 5;
+    for (const User& u : repo.stream(q, 7)) {  // batches of 7: several round trips
+        CHECK(u.age == expected++);
+        CHECK(repo.session().depth() == 1);  // the stream's own transaction
+    }
+    CHECK(expected == 25);
+    CHECK(repo.session().depth() == 0);
+    {
+        auto s = repo.stream(q, 3);
+        auto it = s.begin();
+        CHECK(it->age == 5);
+        CHECK(repo.get<User>(it->id)->age == 5);  // other statements run while it is open
+    }
+    CHECK(repo.session().depth() == 0);
+    repo.transaction([&](Repo& r) {
+        int n = 0;
+        for (const User& u : r.stream(q)) n += u.age >= 5;
+        CHECK(n == 20);
+        CHECK(r.session().depth() == 1);
+    });
+    CHECK(repo.session().depth() == 0);
+}
+
+TEST_CASE("PostgreSQL: streaming one million rows stays in bounded memory") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    db.repo.execute_sql(
+        "INSERT INTO users (name, email, age, active, inserted_at) SELECT 'user number ' || x, 'user' || x || '@example.com', "
+        "x % 90, x % 2 = 0, '2024-01-01T00:00:00Z' FROM generate_series(1, 1000000) AS x");
+    const std::size_t before = resident_bytes();
+    std::size_t peak = before;
+    std::int64_t rows = 0;
+    for (const User& u : db.repo.stream(from<User>())) {
+        rows += u.id > 0;
+        if (rows % 100000 == 0) peak = std::max(peak, resident_bytes());
+    }
+    CHECK(rows == 1000000);
+    const double grew_mb = static_cast<double>(peak - before) / (1024.0 * 1024.0);
+    MESSAGE("streaming 1,000,000 rows from PostgreSQL grew the resident set by ", grew_mb, " MiB");
+    CHECK(grew_mb < 16.0);
 }

@@ -7,7 +7,10 @@
 //   repo.transaction([&](quarry::Repo& r) { r.update(saved); });
 #pragma once
 #include <algorithm>
+#include <iterator>
+#include <memory>
 #include <optional>
+#include <ranges>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -63,6 +66,69 @@ R decode_row(const core::Row& r) {
 
 }  // namespace detail
 
+// A lazy, single-pass input range over a query's rows, in constant memory. Copies share one
+// cursor (range-v3 views must be copyable); the cursor closes when the last copy goes.
+template <class R>
+class Stream : public std::ranges::view_interface<Stream<R>> {
+    struct State {
+        core::Session* session = nullptr;
+        core::NodePtr keep;  // the query's parameters live in its nodes
+        core::Session::OpenStream open;
+        std::optional<R> current;
+        bool started = false;
+        ~State() {
+            if (session) session->end_stream(open);
+        }
+        void advance() {
+            if (open.cursor && open.cursor->next()) {
+                current = detail::decode_row<R>(open.cursor->row());
+                return;
+            }
+            current.reset();
+            session->end_stream(open);  // done: release the cursor (and its transaction) early
+        }
+    };
+
+public:
+    class iterator {
+    public:
+        using value_type = R;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(State* s) : s_(s) {}
+        R& operator*() const { return *s_->current; }
+        R* operator->() const { return &*s_->current; }
+        iterator& operator++() {
+            s_->advance();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.s_ || !it.s_->current; }
+
+    private:
+        State* s_ = nullptr;
+    };
+
+    Stream() = default;
+    Stream(core::Session& session, core::NodePtr query, std::uint32_t batch) : st_(std::make_shared<State>()) {
+        st_->open = session.open_stream(*query, batch);
+        st_->session = &session;
+        st_->keep = std::move(query);
+    }
+    iterator begin() {
+        if (!st_) return iterator();
+        if (!st_->started) {
+            st_->started = true;
+            st_->advance();
+        }
+        return iterator(st_.get());
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::shared_ptr<State> st_;
+};
+
 class Repo {
 public:
     // See core::connect for the connection strings. The statement cache holds this many
@@ -85,6 +151,15 @@ public:
         core::StatementRun run(*session_, *q.node());
         while (run.step()) rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
         return rows;
+    }
+
+    // The rows one at a time, in constant memory, as a C++20 input range (a range-v3 view too,
+    // with quarry/ranges.hpp). Works outside a transaction. `batch`: rows per round trip where
+    // the database fetches in batches (PostgreSQL).
+    template <class Q>
+        requires requires(const Q& q) { q.node(); typename Q::row_type; }
+    Stream<typename Q::row_type> stream(const Q& q, std::uint32_t batch = 1000) {
+        return Stream<typename Q::row_type>(*session_, q.node(), batch);
     }
 
     // Exactly one row: NoResults when there is none, MultipleResults when there are more.

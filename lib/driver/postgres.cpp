@@ -277,6 +277,14 @@ public:
         std::string text(sql);
         guarded(sql, [&] { tx_->exec(text); });
     }
+    bool cursor_needs_transaction() const noexcept override { return true; }
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t batch) override;
+    pqxx::result exec(const std::string& sql) {
+        return guarded(sql, [&] { return tx_->exec(sql); });
+    }
+    pqxx::result exec_params(const std::string& sql, const std::vector<PgParam>& params) {
+        return guarded(sql, [&] { return tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(params)); });
+    }
     pqxx::result exec_prepared(const std::string& name, const std::vector<PgParam>& params, std::string_view sql) {
         return guarded(sql, [&] { return tx_->exec_prepared(name, pqxx::prepare::make_dynamic_params(params)); });
     }
@@ -297,11 +305,10 @@ private:
 
 PgStatement::~PgStatement() { conn_.unprepare(name_); }
 
-void PgStatement::bind(const std::vector<Value>& params) {
-    reset();
-    params_.resize(params.size());
+void to_text(const std::vector<Value>& params, std::vector<PgParam>& out) {
+    out.resize(params.size());
     for (std::size_t k = 0; k < params.size(); ++k) {
-        PgParam& p = params_[k];
+        PgParam& p = out[k];
         p.null = params[k].kind == ValueKind::null;
         p.text.clear();
         if (params[k].kind == ValueKind::array)
@@ -309,6 +316,57 @@ void PgStatement::bind(const std::vector<Value>& params) {
         else
             append_scalar(p.text, params[k]);
     }
+}
+
+void PgStatement::bind(const std::vector<Value>& params) {
+    reset();
+    to_text(params, params_);
+}
+
+// DECLARE ... NO SCROLL CURSOR, then FETCH FORWARD `batch` at a time (DESIGN §7: libpqxx 6.4's
+// stream_from is unsafe with a column list, and its single-row mode is out of reach).
+class PgCursor final : public core::Cursor {
+public:
+    PgCursor(PgConnection& c, std::string name, std::uint32_t batch) : conn_(c), name_(std::move(name)), batch_(batch) {
+        row_.result = &result_;
+    }
+    ~PgCursor() override {
+        try {
+            conn_.exec("CLOSE " + name_);
+        } catch (...) {
+            // The transaction already failed or ended; the cursor went with it.
+        }
+    }
+    bool next() override {
+        if (next_ >= result_.size()) {
+            if (exhausted_) return false;
+            result_ = conn_.exec("FETCH FORWARD " + std::to_string(batch_) + " FROM " + name_);
+            next_ = 0;
+            exhausted_ = result_.size() < batch_;
+            if (result_.empty()) return false;
+        }
+        row_.at = next_++;
+        return true;
+    }
+    const core::Row& row() const noexcept override { return row_; }
+
+private:
+    PgConnection& conn_;
+    std::string name_;
+    std::uint32_t batch_;
+    pqxx::result result_;
+    PgRow row_;
+    pqxx::result::size_type next_ = 0;
+    bool exhausted_ = false;
+};
+
+std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, const std::vector<Value>& params,
+                                                         std::uint32_t batch) {
+    std::string name = "quarry_cursor_" + std::to_string(++counter_);
+    std::vector<PgParam> text;
+    to_text(params, text);
+    exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
+    return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000);
 }
 
 void PgStatement::run() {

@@ -185,6 +185,17 @@ private:
     std::int64_t changes_ = 0;
 };
 
+// A statement of its own, stepped lazily: SQLite never materialises the result.
+class SqliteCursor final : public core::Cursor {
+public:
+    explicit SqliteCursor(std::unique_ptr<core::Statement> st) : st_(std::move(st)) {}
+    bool next() override { return st_->step(); }
+    const core::Row& row() const noexcept override { return st_->row(); }
+
+private:
+    std::unique_ptr<core::Statement> st_;
+};
+
 class SqliteConnection final : public core::Connection {
 public:
     explicit SqliteConnection(const std::string& path) {
@@ -208,6 +219,12 @@ public:
         int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
         if (rc != SQLITE_OK) raise(db_, rc, sql);
         return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql));
+    }
+    bool cursor_needs_transaction() const noexcept override { return false; }
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t) override {
+        auto st = prepare(sql);
+        st->bind(params);
+        return std::make_unique<SqliteCursor>(std::move(st));
     }
     void execute(std::string_view sql) override {
         std::string text(sql);

@@ -151,6 +151,40 @@ Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& para
     return bind(*e, params, hit, start);
 }
 
+Session::OpenStream Session::open_stream(const Node& statement, std::uint32_t batch) {
+    std::string sql;
+    std::vector<Value> params;
+    render_into(statement, dialect(), &sql, params);
+    OpenStream s;
+    if (connection_->cursor_needs_transaction() && depth_ == 0) {
+        TxOptions o;
+        o.immediate = false;
+        begin(o);
+        s.opened_at = depth_;
+    }
+    try {
+        s.cursor = connection_->open_cursor(sql, params, batch);
+    } catch (...) {
+        end_stream(s);
+        throw;
+    }
+    return s;
+}
+
+void Session::end_stream(OpenStream& s) noexcept {
+    s.cursor.reset();
+    // Only the transaction the stream opened, and only when everything opened inside it was
+    // closed: a stream left open across a caller's transaction never commits that work early.
+    if (s.opened_at && depth_ == s.opened_at) {
+        try {
+            commit();
+        } catch (...) {
+            rollback();
+        }
+    }
+    s.opened_at = 0;
+}
+
 CacheStats Session::cache_stats() const noexcept {
     CacheStats s = stats_;
     s.size = lru_.size();

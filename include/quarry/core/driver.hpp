@@ -43,6 +43,15 @@ public:
     virtual std::int64_t rows_affected() const noexcept = 0;
 };
 
+// A lazily read result: constant memory however many rows (SQLite steps a private statement;
+// PostgreSQL fetches from a server-side cursor in batches).
+class Cursor {
+public:
+    virtual ~Cursor() = default;
+    virtual bool next() = 0;  // true: row() holds the next row
+    virtual const Row& row() const noexcept = 0;
+};
+
 class Connection {
 public:
     virtual ~Connection() = default;
@@ -50,6 +59,11 @@ public:
     virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
     // Runs SQL without parameters or rows (BEGIN, SAVEPOINT, DDL).
     virtual void execute(std::string_view sql) = 0;
+    // A cursor over `sql`. The parameters' payloads must outlive the cursor. Where this is
+    // true, the cursor must be opened inside a transaction (the Session opens one if needed).
+    virtual bool cursor_needs_transaction() const noexcept = 0;
+    virtual std::unique_ptr<Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params,
+                                                std::uint32_t batch) = 0;
 };
 
 // `sqlite:path.db`, `sqlite::memory:`, `postgres://user:pass@host:port/db?...` or a libpq

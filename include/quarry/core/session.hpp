@@ -52,6 +52,16 @@ public:
     Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;
 
+    // A lazy cursor over `statement` (not cached: it is busy for as long as it is read). Opens a
+    // transaction first where the database needs one for cursors and none is open; close it
+    // with end_stream(cursor, opened) when done reading.
+    struct OpenStream {
+        std::unique_ptr<Cursor> cursor;
+        int opened_at = 0;  // the depth of the transaction the stream opened, or 0
+    };
+    OpenStream open_stream(const Node& statement, std::uint32_t batch);
+    void end_stream(OpenStream& s) noexcept;
+
     // Every statement run from now on is reported to `sink` (empty: telemetry off, no clock reads).
     void set_telemetry(TelemetrySink sink) { sink_ = std::move(sink); }
     bool telemetry_on() const noexcept { return static_cast<bool>(sink_); }
