@@ -333,3 +333,15 @@ TEST_CASE("PostgreSQL: streaming one million rows stays in bounded memory") {
     MESSAGE("streaming 1,000,000 rows from PostgreSQL grew the resident set by ", grew_mb, " MiB");
     CHECK(grew_mb < 16.0);
 }
+
+TEST_CASE("PostgreSQL: a cached statement whose result type a schema change altered is prepared again, once") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    db.repo.insert(make_user("A", "a@x", 41));
+    auto q = from<User>() | select(col(&User::age));
+    CHECK(db.repo.all(q) == std::vector<int>{41});
+    db.repo.session().connection().execute("ALTER TABLE users ALTER COLUMN age TYPE bigint");
+    CHECK(db.repo.all(q) == std::vector<int>{41});
+    CHECK(db.repo.cache_stats().hits >= 1);
+}

@@ -288,6 +288,13 @@ public:
     pqxx::result exec_prepared(const std::string& name, const std::vector<PgParam>& params, std::string_view sql) {
         return guarded(sql, [&] { return tx_->exec_prepared(name, pqxx::prepare::make_dynamic_params(params)); });
     }
+    void reprepare(const std::string& name, const std::string& sql) {
+        unprepare(name);
+        guarded(sql, [&] {
+            conn_->prepare(name, sql);
+            conn_->prepare_now(name);
+        });
+    }
     void unprepare(const std::string& name) noexcept {
         try {
             conn_->unprepare(name);
@@ -370,7 +377,16 @@ std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, co
 }
 
 void PgStatement::run() {
-    result_ = conn_.exec_prepared(name_, params_, sql_);
+    try {
+        result_ = conn_.exec_prepared(name_, params_, sql_);
+    } catch (const DatabaseError& e) {
+        // A schema change altered the statement's result type ("cached plan must not change
+        // result type"): prepare it again, once. Inside a transaction the error has already
+        // aborted it, and the retry reports that instead.
+        if (e.code() != "0A000") throw;
+        conn_.reprepare(name_, sql_);
+        result_ = conn_.exec_prepared(name_, params_, sql_);
+    }
     ran_ = true;
     next_ = 0;
 }
