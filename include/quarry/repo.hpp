@@ -263,10 +263,20 @@ public:
         constexpr std::size_t n = std::tuple_size_v<decltype(table_traits<T>::primary_key)>;
         static_assert(n > 0, "quarry: get needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
-        filter<T> f;
-        std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
-                   table_traits<T>::primary_key);
-        return one_or_none(from<T>() | where(f));
+        // A key matches at most one row: one step, no check for a second.
+        auto first_row = [&](const auto& q) -> std::optional<T> {
+            core::StatementRun run(*session_, *q.node());
+            if (!run.step()) return std::nullopt;
+            return detail::decode_row<T>(run.row());
+        };
+        if constexpr (n == 1) {
+            return first_row(from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...));
+        } else {
+            filter<T> f;
+            std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
+                       table_traits<T>::primary_key);
+            return first_row(from<T>() | where(f));
+        }
     }
 
     // INSERT the row; returns it as stored, with database-generated fields filled.

@@ -304,9 +304,14 @@ template <class T>
 auto by_primary_key(const T& row) {
     static_assert(std::tuple_size_v<decltype(table_traits<T>::primary_key)> > 0,
                   "quarry: this operation needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
-    filter<T> f;
-    std::apply([&](auto... pk) { ((f &= col(pk) == row.*pk), ...); }, table_traits<T>::primary_key);
-    return from<T>() | where(f);
+    if constexpr (std::tuple_size_v<decltype(table_traits<T>::primary_key)> == 1) {
+        const auto pk = std::get<0>(table_traits<T>::primary_key);
+        return from<T>() | where(col(pk) == row.*pk);  // the common case, without a run-time filter
+    } else {
+        filter<T> f;
+        std::apply([&](auto... pk) { ((f &= col(pk) == row.*pk), ...); }, table_traits<T>::primary_key);
+        return from<T>() | where(f);
+    }
 }
 }  // namespace detail
 
