@@ -345,3 +345,19 @@ TEST_CASE("PostgreSQL: a cached statement whose result type a schema change alte
     CHECK(db.repo.all(q) == std::vector<int>{41});
     CHECK(db.repo.cache_stats().hits >= 1);
 }
+
+TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says so; no silent reconnect") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    const auto pid = db.repo.query<int>("SELECT pg_backend_pid()").at(0);
+    pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            db.repo.count(from<User>());
+            FAIL("expected a ConnectionError");
+        } catch (const ConnectionError& e) {
+            CHECK(e.is_transient());
+        }
+    }
+}

@@ -256,6 +256,12 @@ public:
             throw InvalidUrl(std::string("invalid PostgreSQL connection string: ") + e.what());
         }
         conn_->set_verbosity(pqxx::connection_base::verbose);
+        // A broken connection must stay broken: libpqxx would otherwise reconnect silently,
+        // dropping session state (time zone, search_path) and any open transaction (DESIGN §7).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        conn_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
         tx_.emplace(*conn_);
         execute("SET TIME ZONE 'UTC'");
     }
