@@ -496,3 +496,27 @@ TEST_CASE("streaming one million rows stays in bounded memory") {
     MESSAGE("streaming 1,000,000 rows grew the resident set by ", grew_mb, " MiB");
     CHECK(grew_mb < 16.0);  // the rows as a std::vector<User> would take over 100 MiB
 }
+
+TEST_CASE("SQLite options in the URL; a database locked by another writer is a transient DatabaseBusy") {
+    TempDb db;
+    CHECK_THROWS_AS(Repo(db.url + "?busy_timeout=abc"), InvalidUrl);
+    CHECK_THROWS_AS(Repo(db.url + "?journal=off"), InvalidUrl);
+    Repo writer = canonical(db);
+    Repo other(db.url + "?busy_timeout=50");
+    Repo reader(db.url + "?mode=ro");
+    writer.session().begin();  // BEGIN IMMEDIATE: holds the write lock
+    writer.insert(make_user("A", "a@x"));
+    try {
+        other.insert(make_user("B", "b@x"));
+        FAIL("expected DatabaseBusy");
+    } catch (const DatabaseBusy& e) {
+        CHECK(e.is_transient());
+        CHECK(e.code() == "SQLITE_BUSY");
+    }
+    CHECK(reader.count(from<User>()) == 0);  // WAL: readers see the last commit, unblocked
+    writer.session().commit();
+    CHECK(reader.count(from<User>()) == 1);
+    CHECK_THROWS_AS(reader.insert(make_user("C", "c@x")), DatabaseError);
+    other.insert(make_user("B", "b@x"));
+    CHECK(writer.count(from<User>()) == 2);
+}

@@ -2,6 +2,7 @@
 // The SQLite driver: every sqlite3_* call of quarry lives in this file.
 #include <sqlite3.h>
 
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -198,8 +199,12 @@ private:
 
 class SqliteConnection final : public core::Connection {
 public:
-    explicit SqliteConnection(const std::string& path) {
-        const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    struct Options {
+        int busy_timeout_ms = 5000;
+        bool read_only = false;
+    };
+    SqliteConnection(const std::string& path, const Options& o) {
+        const int flags = (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
         int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
         if (rc != SQLITE_OK) {
             std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -207,9 +212,9 @@ public:
             throw ConnectionError("cannot open SQLite database \"" + path + "\": " + why);
         }
         sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, 5000);
+        sqlite3_busy_timeout(db_, o.busy_timeout_ms);
         execute("PRAGMA foreign_keys = ON");
-        if (path != ":memory:") execute("PRAGMA journal_mode = WAL");
+        if (path != ":memory:" && !o.read_only) execute("PRAGMA journal_mode = WAL");
     }
     ~SqliteConnection() override { sqlite3_close_v2(db_); }
 
@@ -240,10 +245,34 @@ private:
 
 }  // namespace
 
+// sqlite:path[?busy_timeout=MS&mode=ro]: the first '?' starts the options.
 std::unique_ptr<core::Connection> open_sqlite(std::string_view target) {
-    if (target.empty()) throw InvalidUrl("sqlite: URL has no path (use sqlite:app.db or sqlite::memory:)");
     if (target.find('\0') != std::string_view::npos) throw InvalidUrl("sqlite: path contains a NUL byte");
-    return std::make_unique<SqliteConnection>(std::string(target));
+    const auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    if (path.empty()) throw InvalidUrl("sqlite: URL has no path (use sqlite:app.db or sqlite::memory:)");
+    SqliteConnection::Options o;
+    std::string_view rest = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view item = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        if (key == "busy_timeout") {
+            int ms = -1;
+            auto r = std::from_chars(value.data(), value.data() + value.size(), ms);
+            if (r.ec != std::errc() || r.ptr != value.data() + value.size() || ms < 0)
+                throw InvalidUrl("sqlite: busy_timeout must be a number of milliseconds, got \"" + std::string(value) + "\"");
+            o.busy_timeout_ms = ms;
+        } else if (key == "mode" && (value == "ro" || value == "rw")) {
+            o.read_only = value == "ro";
+        } else {
+            throw InvalidUrl("sqlite: unknown option \"" + std::string(item) + "\" (known: busy_timeout=MS, mode=ro|rw)");
+        }
+    }
+    return std::make_unique<SqliteConnection>(std::string(path), o);
 }
 
 }  // namespace quarry::driver
