@@ -229,6 +229,12 @@ TEST_CASE("PostgreSQL: exists, count, aggregates, explain, raw SQL, insert_all a
     clash.push_back(make_user("dup", "m5@x"));
     CHECK_THROWS_AS(repo.insert_all(clash), ConstraintError);
     CHECK(repo.count(from<User>()) == 30000);
+    auto back = repo.insert_all_returning(std::vector<User>{make_user("r1", "r1@x"), make_user("r2", "r2@x")});
+    REQUIRE(back.size() == 2);
+    CHECK(back[1].id > back[0].id);
+    CHECK(repo.get_by<User>(col(&User::email) == std::string("r2@x"))->id == back[1].id);
+    CHECK_FALSE(repo.one_or_none(from<User>() | where(col(&User::email) == std::string("nobody@x"))));
+    CHECK(repo.execute_sql("DELETE FROM users WHERE email LIKE ?", "r_@x") == 2);
     try {
         repo.transaction([&](Repo& r) {
             r.insert(make_user("A", "a@x"));
