@@ -69,7 +69,7 @@ R decode_row(const core::Row& r) {
 // A lazy, single-pass input range over a query's rows, in constant memory. Copies share one
 // cursor (range-v3 views must be copyable); the cursor closes when the last copy goes.
 template <class R>
-class Stream : public std::ranges::view_interface<Stream<R>> {
+class Stream : public std::ranges::view_base {  // not view_interface: clang 14 cannot instantiate it here
     struct State {
         core::Session* session = nullptr;
         core::NodePtr keep;  // the query's parameters live in its nodes
