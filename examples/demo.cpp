@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 // quarry demo: query fragments defined in a data layer, refined in a service layer, rendered
-// for SQLite and PostgreSQL, and run on an embedded SQLite file.
+// for SQLite and PostgreSQL, and run through a quarry::Repo on an embedded SQLite file.
 //
 //   quarry-demo [path.db]
-#include <sqlite3.h>
-
 #include <chrono>
+#include <concepts>
 #include <cstdio>
-#include <stdexcept>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <quarry/quarry.hpp>
+#include <quarry/repo.hpp>  // the Repo is opt-in: quarry.hpp alone only builds and renders
 
 // ---- schema --------------------------------------------------------------------------------
 
@@ -61,147 +63,139 @@ auto prolific_authors(int min_views) {
 }
 }  // namespace user_service
 
-// ---- a tiny runner on the raw SQLite API (the Repo arrives with issue 3) ---------------------
+// ---- printing ---------------------------------------------------------------------------------
 
 namespace {
+std::string cell(const std::string& s) { return s; }
+std::string cell(bool b) { return b ? "true" : "false"; }
+template <std::integral I>
+std::string cell(I i) { return std::to_string(i); }
+std::string cell(timestamp t) { return core::format_timestamp(t.time_since_epoch().count()); }
+template <class T>
+std::string cell(const std::optional<T>& v) { return v ? cell(*v) : "NULL"; }
 
-std::string iso8601(std::int64_t micros) {
-    auto tp = timestamp(std::chrono::microseconds(micros));
-    auto day = std::chrono::floor<std::chrono::days>(tp);
-    std::chrono::year_month_day ymd(day);
-    std::chrono::hh_mm_ss hms(tp - day);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", int(ymd.year()), unsigned(ymd.month()),
-                  unsigned(ymd.day()), (long long)hms.hours().count(), (long long)hms.minutes().count(),
-                  (long long)hms.seconds().count(), (long long)hms.subseconds().count());
-    return buf;
+std::string line(const User& u) {
+    return cell(u.id) + " | " + u.name + " | " + u.email + " | " + cell(u.age) + " | " + cell(u.active) + " | " +
+           cell(u.inserted_at);
+}
+template <class... V>
+std::string line(const std::tuple<V...>& row) {
+    std::string out;
+    const char* sep = "";
+    std::apply([&](const auto&... v) { ((out += sep + cell(v), sep = " | "), ...); }, row);
+    return out;
 }
 
-void check(int rc, sqlite3* db, const char* what) {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
-void bind(sqlite3_stmt* st, int i, const Value& v) {
+std::string show(const Value& v) {
     switch (v.kind) {
-        case ValueKind::null: sqlite3_bind_null(st, i); break;
-        case ValueKind::boolean:
-        case ValueKind::integer: sqlite3_bind_int64(st, i, v.i); break;
-        case ValueKind::real: sqlite3_bind_double(st, i, v.d); break;
-        case ValueKind::text: sqlite3_bind_text(st, i, v.s, static_cast<int>(v.size), SQLITE_TRANSIENT); break;
-        case ValueKind::blob: sqlite3_bind_blob(st, i, v.s, static_cast<int>(v.size), SQLITE_TRANSIENT); break;
-        case ValueKind::timestamp: {
-            auto s = iso8601(v.i);
-            sqlite3_bind_text(st, i, s.c_str(), -1, SQLITE_TRANSIENT);
-            break;
-        }
-        case ValueKind::array: throw std::runtime_error("SQLite takes expanded IN lists, not arrays");
+        case ValueKind::null: return "NULL";
+        case ValueKind::boolean: return v.i ? "true" : "false";
+        case ValueKind::integer: return std::to_string(v.i);
+        case ValueKind::text: return "'" + std::string(v.text()) + "'";
+        case ValueKind::timestamp: return core::format_timestamp(v.i);
+        default: return std::string(core::to_string(v.kind));
     }
 }
 
-std::string show_params(const std::vector<Value>& ps) {
-    std::string s;
-    for (std::size_t i = 0; i < ps.size(); ++i) {
-        const Value& v = ps[i];
-        s += i ? ", " : "";
-        switch (v.kind) {
-            case ValueKind::text: s += "'" + std::string(v.text()) + "'"; break;
-            case ValueKind::boolean: s += v.i ? "true" : "false"; break;
-            case ValueKind::timestamp: s += iso8601(v.i); break;
-            case ValueKind::array: s += "{" + std::to_string(v.size) + " items}"; break;
-            case ValueKind::null: s += "NULL"; break;
-            case ValueKind::real: s += std::to_string(v.d); break;
-            default: s += std::to_string(v.i);
-        }
-    }
-    return s;
-}
-
-int run(sqlite3* db, const Rendered& r, bool print_rows = true) {
-    sqlite3_stmt* st = nullptr;
-    check(sqlite3_prepare_v2(db, r.sql.c_str(), -1, &st, nullptr), db, "prepare");
-    for (std::size_t i = 0; i < r.params.size(); ++i) bind(st, static_cast<int>(i + 1), r.params[i]);
-    int rows = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ++rows;
-        if (!print_rows) continue;
-        std::printf("    ");
-        for (int c = 0; c < sqlite3_column_count(st); ++c) {
-            const unsigned char* t = sqlite3_column_text(st, c);
-            std::printf("%s%s", c ? " | " : "", t ? reinterpret_cast<const char*>(t) : "NULL");
-        }
-        std::printf("\n");
-    }
-    check(rc, db, "step");
-    sqlite3_finalize(st);
-    return rows;
-}
-
+// The statement as each dialect renders it (nothing runs).
 template <class Q>
-void show_and_run(sqlite3* db, const char* title, const Q& q) {
+void show_sql(const char* title, const Q& q) {
     std::printf("\n== %s\n", title);
-    auto pg = to_sql(q, postgres());
-    auto lite = to_sql(q, sqlite());
-    std::printf("  postgres: %s\n            params: [%s]\n", pg.sql.c_str(), show_params(pg.params).c_str());
-    std::printf("  sqlite:   %s\n            params: [%s]\n", lite.sql.c_str(), show_params(lite.params).c_str());
+    for (auto [label, dialect] : {std::pair{"postgres:", &postgres()}, std::pair{"sqlite:", &sqlite()}}) {
+        Rendered r = to_sql(q, *dialect);
+        std::string params;
+        for (const Value& v : r.params) params += (params.empty() ? "" : ", ") + show(v);
+        std::printf("  %-9s %s\n            params: [%s]\n", label, r.sql.c_str(), params.c_str());
+    }
+}
+
+// ... then run on the Repo's SQLite file, rows mapped to the query's row type.
+template <class Q>
+void show_and_run(Repo& repo, const char* title, const Q& q) {
+    show_sql(title, q);
+    auto rows = repo.all(q);  // std::vector<User>, or of tuples for a select
     std::printf("  rows on SQLite:\n");
-    int n = run(db, lite);
-    std::printf("  (%d rows)\n", n);
+    for (const auto& row : rows) std::printf("    %s\n", line(row).c_str());
+    std::printf("  (%zu rows)\n", rows.size());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* path = argc > 1 ? argv[1] : "quarry-demo.db";
-    std::remove(path);
-    sqlite3* db = nullptr;
-    if (sqlite3_open(path, &db) != SQLITE_OK) {
-        std::fprintf(stderr, "cannot open %s\n", path);
-        return 1;
-    }
+    const std::string path = argc > 1 ? argv[1] : "quarry-demo.db";
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
     try {
-        check(sqlite3_exec(db,
-                           "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-                           "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,"
-                           " age INTEGER NOT NULL, active INTEGER NOT NULL, inserted_at TEXT NOT NULL);"
-                           "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
-                           " title TEXT NOT NULL, views INTEGER NOT NULL);",
-                           nullptr, nullptr, nullptr),
-              db, "schema");
-        std::printf("quarry demo on SQLite file %s\n", path);
+        Repo repo("sqlite:" + path);
+        repo.execute_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,"
+                         " age INTEGER NOT NULL, active INTEGER NOT NULL, inserted_at TEXT NOT NULL)");
+        repo.execute_sql("CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+                         " title TEXT NOT NULL, views INTEGER NOT NULL)");
+        std::printf("quarry demo on SQLite file %s\n", path.c_str());
 
-        // Inserts are values too: rendered once per shape, bound per row.
+        // Inserts return the row as stored: the id the database generated is filled in.
         const char* names[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Edsger", "Frances", "Alan_ish"};
-        auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-        sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-        for (int i = 0; i < 8; ++i) {
-            User u;
-            u.name = names[i];
-            u.email = std::string(names[i]) + "@example.com";
-            u.age = 15 + i * 7;
-            u.active = i % 3 != 0;
-            u.inserted_at = now - std::chrono::hours(24 * i);
-            run(db, to_sql(insert(u), sqlite()), false);
-            for (int p = 0; p < i % 4; ++p) {
-                Post post;
-                post.user_id = i + 1;
-                post.title = "Post " + std::to_string(p) + " by " + names[i];
-                post.views = (i + 1) * (p + 3) * 10;
-                run(db, to_sql(insert(post), sqlite()), false);
-            }
-        }
-        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-        std::printf("seeded 8 users and their posts; the insert statement renders as:\n  %s\n",
-                    to_sql(insert(User{}), sqlite()).sql.c_str());
+        const timestamp newest = std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + std::chrono::hours{9};
+        std::vector<User> seed;
+        for (int i = 0; i < 8; ++i)
+            seed.push_back(User{.name = names[i], .email = std::string(names[i]) + "@example.com", .age = 15 + i * 7,
+                                .active = i % 3 != 0, .inserted_at = newest - std::chrono::days{i}});
+        show_sql("repo.insert(user) runs this, once per user", insert(seed[0]) | returning_all());
+        std::vector<User> users = repo.transaction([&](Repo& tx) {
+            std::vector<User> stored;
+            for (const User& u : seed) stored.push_back(tx.insert(u));
+            return stored;
+        });
+        std::printf("  8 users inserted in one transaction; generated ids:");
+        for (const User& u : users) std::printf(" %s=%lld", u.name.c_str(), static_cast<long long>(u.id));
+        std::vector<Post> posts;
+        for (int i = 0; i < 8; ++i)
+            for (int p = 0; p < i % 4; ++p)
+                posts.push_back(Post{.user_id = users[i].id, .title = "Post " + std::to_string(p) + " by " + names[i],
+                                     .views = (i + 1) * (p + 3) * 10});
+        posts = repo.insert_all_returning(posts);  // one multi-row INSERT ... RETURNING
+        std::printf("\n  %zu posts inserted by one statement; ids %lld to %lld\n", posts.size(),
+                    static_cast<long long>(posts.front().id), static_cast<long long>(posts.back().id));
 
         // The data layer's fragment, unchanged by everything refined from it below.
         auto active = users_data::active();
-        show_and_run(db, "data layer: active users", active);
-        show_and_run(db, "service layer: the 3 newest active adults", user_service::newest_active_adults(3));
-        show_and_run(db, "service layer: names starting with a literal 'Alan_' (LIKE wildcards escaped)",
+        show_and_run(repo, "data layer: active users", active);
+        show_and_run(repo, "service layer: the 3 newest active adults", user_service::newest_active_adults(3));
+        show_and_run(repo, "service layer: names starting with a literal 'Alan_' (LIKE wildcards escaped)",
                      users_data::named_like(from<User>(), "Alan_"));
-        show_and_run(db, "authors with at least 100 views in total", user_service::prolific_authors(100));
-        show_and_run(db, "the data-layer fragment is still what it was", active);
+        show_and_run(repo, "authors with at least 100 views in total", user_service::prolific_authors(100));
+        show_and_run(repo, "the data-layer fragment is still what it was", active);
+
+        std::printf("\n== count and exists run the query as a subquery\n");
+        std::printf("  count(all users) = %lld, count(active adults) = %lld\n", static_cast<long long>(repo.count(from<User>())),
+                    static_cast<long long>(repo.count(users_data::adults(active))));
+        std::printf("  count(newest_active_adults(3)) = %lld (the limit counts)\n",
+                    static_cast<long long>(repo.count(user_service::newest_active_adults(3))));
+        std::printf("  exists(names like 'Zed%%') = %s\n", cell(repo.exists(users_data::named_like(from<User>(), "Zed"))).c_str());
+
+        std::printf("\n== stream: adults by age, one row at a time, in constant memory\n");
+        for (const User& u : repo.stream(users_data::adults(from<User>()) | order_by(asc(col(&User::age)))))
+            std::printf("    %s (%d)\n", u.name.c_str(), u.age);
+
+        std::printf("\n== a transaction with a nested one (a savepoint) that fails\n");
+        repo.transaction([&](Repo& tx) {
+            tx.insert(Post{.user_id = users[1].id, .title = "Written before the savepoint", .views = 1});
+            try {
+                tx.transaction([&](Repo& inner) {  // nested: SAVEPOINT, not BEGIN
+                    inner.insert(User{.name = "Hedy", .email = "Hedy@example.com", .age = 40, .inserted_at = newest});
+                    inner.insert(User{.name = "Ada again", .email = "Ada@example.com", .age = 40, .inserted_at = newest});
+                });
+            } catch (const ConstraintError& e) {
+                std::string columns;
+                for (const std::string& c : e.columns()) columns += (columns.empty() ? "" : ", ") + c;
+                std::printf("  savepoint rolled back: ConstraintError kind=%s table=%s columns=[%s] code=%s\n",
+                            std::string(to_string(e.kind())).c_str(), e.table().c_str(), columns.c_str(), e.code().c_str());
+            }
+            tx.insert(Post{.user_id = users[1].id, .title = "Written after the savepoint failed", .views = 1});
+            std::printf("  the outer transaction is still usable (depth %d) and commits\n", tx.session().depth());
+        });
+        std::printf("  Hedy exists: %s; posts by Grace: %lld\n",
+                    cell(repo.exists(from<User>() | where(col(&User::name) == "Hedy"))).c_str(),
+                    static_cast<long long>(repo.count(from<Post>() | where(col(&Post::user_id) == users[1].id))));
 
         std::printf("\n== structure of the service query (the printer):\n%s\n",
                     describe(user_service::newest_active_adults(3)).c_str());
@@ -210,11 +204,18 @@ int main(int argc, char** argv) {
         } catch (const UnsupportedFeature& e) {
             std::printf("\n== a feature SQLite lacks is an error, never dropped:\n  %s\n", e.what());
         }
-    } catch (const std::exception& e) {
+
+        // Same shape, other parameters: bound to the statement prepared the first time.
+        const CacheStats before = repo.cache_stats();
+        for (int n = 1; n <= 5; ++n) repo.all(user_service::newest_active_adults(n));
+        const CacheStats after = repo.cache_stats();
+        std::printf("\n== statement cache\n  newest_active_adults(1..5): %s hits, %s misses\n", cell(after.hits - before.hits).c_str(),
+                    cell(after.misses - before.misses).c_str());
+        std::printf("  whole run: %s hits, %s misses, %zu statements held\n", cell(after.hits).c_str(),
+                    cell(after.misses).c_str(), after.size);
+    } catch (const Error& e) {
         std::fprintf(stderr, "demo failed: %s\n", e.what());
-        sqlite3_close(db);
         return 1;
     }
-    sqlite3_close(db);
     return 0;
 }

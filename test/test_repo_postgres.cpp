@@ -44,7 +44,13 @@ QUARRY_TABLE(PgSample, "pg_samples", &PgSample::id);
 
 TEST_CASE("PostgreSQL: a bad connection string or an unreachable server is a typed error") {
     CHECK_THROWS_AS(Repo("host=127.0.0.1 port=1 connect_timeout=2 dbname=x"), ConnectionError);
-    CHECK_THROWS_AS(Repo("postgres://user@[::1"), ConnectionError);
+    try {
+        Repo bad("postgres://user@[::1");
+        FAIL("expected InvalidUrl");
+    } catch (const InvalidUrl& e) {
+        CHECK_FALSE(e.is_transient());  // retrying a malformed string cannot help
+    }
+    CHECK_THROWS_AS(Repo("host=127.0.0.1 nonsense_option=1"), InvalidUrl);
 }
 
 TEST_CASE("PostgreSQL: insert, all, get, one, update, remove, tuples and write statements") {
@@ -300,7 +306,7 @@ TEST_CASE("PostgreSQL: stream reads through a cursor in batches, outside and ins
     int expected = 5;
     for (const User& u : repo.stream(q, 7)) {  // batches of 7: several round trips
         CHECK(u.age == expected++);
-        CHECK(repo.session().depth() == 1);  // the stream's own transaction
+        CHECK(repo.session().depth() == 0);  // a WITH HOLD cursor: no transaction held open
     }
     CHECK(expected == 25);
     CHECK(repo.session().depth() == 0);
@@ -366,4 +372,50 @@ TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says s
             CHECK(e.is_transient());
         }
     }
+}
+
+TEST_CASE("PostgreSQL: a failure caught inside a transaction makes its COMMIT an error, never a silent rollback") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    repo.insert(make_user("A", "a@x"));
+    try {
+        repo.transaction([&](Repo& r) {
+            r.insert(make_user("B", "b@x"));
+            CHECK_THROWS_AS(r.insert(make_user("A again", "a@x")), ConstraintError);  // caught: the server aborted the transaction
+        });
+        FAIL("expected the COMMIT to be refused");
+    } catch (const DatabaseError& e) {
+        CHECK(e.code() == "25P02");
+    }
+    CHECK(repo.session().depth() == 0);
+    CHECK(repo.count(from<User>()) == 1);  // B went with the transaction, and the caller knows
+    // Within a nested transaction the same failure costs only the savepoint.
+    repo.transaction([&](Repo& r) {
+        r.insert(make_user("C", "c@x"));
+        CHECK_THROWS_AS(r.transaction([&](Repo& inner) { inner.insert(make_user("A again", "a@x")); }), ConstraintError);
+    });
+    CHECK(repo.count(from<User>()) == 2);
+}
+
+TEST_CASE("PostgreSQL: writes made while a stream is read commit as they go; telemetry counts changed rows") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    for (int i = 0; i < 5; ++i) db.repo.insert(make_user("s" + std::to_string(i), std::to_string(i) + "@s", i));
+    Repo observer(*conninfo);
+    observer.session().connection().execute("SET search_path TO " +
+                                            pqxx::nontransaction(db.scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>());
+    int seen = 0;
+    for (const User& u : db.repo.stream(from<User>() | order_by(col(&User::id)), 2)) {
+        db.repo.execute(update_all(from<User>() | where(col(&User::id) == u.id), set(&User::active, false)));
+        ++seen;
+        CHECK(observer.count(from<User>() | where(col(&User::active) == false)) == seen);  // committed already
+    }
+    CHECK(seen == 5);
+    std::vector<std::int64_t> rows;
+    db.repo.set_telemetry([&](const QueryEvent& e) { rows.push_back(e.rows); });
+    db.repo.execute(update_all(from<User>(), set(&User::active, true)));
+    CHECK(rows == std::vector<std::int64_t>{5});
 }

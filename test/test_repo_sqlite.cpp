@@ -520,3 +520,22 @@ TEST_CASE("SQLite options in the URL; a database locked by another writer is a t
     other.insert(make_user("B", "b@x"));
     CHECK(writer.count(from<User>()) == 2);
 }
+
+TEST_CASE("raw SQL is one statement; a row must have exactly the columns its C++ type expects") {
+    TempDb db;
+    Repo repo = canonical(db);
+    CHECK_THROWS_AS(repo.execute_sql("CREATE TABLE a (x INT); CREATE TABLE b (y INT)"), QueryError);
+    CHECK(repo.query<std::string>("SELECT name FROM sqlite_master WHERE name = 'a'").empty());  // nothing ran
+    CHECK_THROWS_AS(repo.query<int>("SELECT 7, 2"), DecodeError);
+    CHECK_THROWS_AS((repo.query<std::tuple<int, int, int>>("SELECT 7, 2")), DecodeError);
+    CHECK(repo.query<int>("SELECT 7;") == std::vector<int>{7});  // a trailing semicolon is fine
+}
+
+TEST_CASE("transaction options belong to the outermost transaction") {
+    TempDb db;
+    Repo repo = canonical(db);
+    TxOptions ro;
+    ro.read_only = true;
+    repo.transaction([&](Repo& r) { CHECK_THROWS_AS(r.transaction([](Repo&) {}, ro), QueryError); });
+    CHECK(repo.session().depth() == 0);
+}

@@ -120,8 +120,10 @@ auto as_expr(X&& x) {
         return std::remove_cvref_t<X>(std::forward<X>(x));
     } else {
         using V = stored_t<X>;
-        static_assert(sql_value<V>, "quarry: this C++ type cannot be bound as a SQL parameter "
-                                    "(specialise quarry::value_traits for it)");
+        static_assert(sql_value<V> || !std::is_enum_v<V>, "quarry: this enum has no SQL mapping "
+                                                          "(declare it with QUARRY_ENUM_TEXT or QUARRY_ENUM_INT)");
+        static_assert(sql_value<V> || std::is_enum_v<V>, "quarry: this C++ type cannot be bound as a SQL parameter "
+                                                         "(specialise quarry::value_traits for it)");
         return param_expr<V>{{}, V(std::forward<X>(x))};
     }
 }
@@ -214,9 +216,17 @@ struct in_list_expr : expr_base<in_list_expr<L, V>> {
 
 // ---- type checks with messages people can act on ------------------------------------------
 
+namespace detail {
+// One family; values of family `other` (enums, uuid, json) only with their own type.
 template <class A, class B>
-inline constexpr bool comparable_v = family_of<typename detail::unwrap_optional<A>::type> ==
-                                             family_of<typename detail::unwrap_optional<B>::type> ||
+inline constexpr bool same_family_v =
+    family_of<A> == family_of<B> &&
+    (family_of<A> != family::other || std::is_same_v<std::remove_cvref_t<A>, std::remove_cvref_t<B>>);
+}  // namespace detail
+
+template <class A, class B>
+inline constexpr bool comparable_v = detail::same_family_v<typename detail::unwrap_optional<A>::type,
+                                                           typename detail::unwrap_optional<B>::type> ||
                                      family_of<A> == family::dynamic || family_of<B> == family::dynamic;
 
 template <class X>

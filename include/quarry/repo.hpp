@@ -56,10 +56,14 @@ R decode_row(const core::Row& r) {
         });
         return out;
     } else if constexpr (is_tuple<R>::value) {
+        if (r.size() != std::tuple_size_v<R>)
+            throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the tuple " +
+                                       std::to_string(std::tuple_size_v<R>) + " elements");
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
             return R{value_traits<std::tuple_element_t<I, R>>::read(r, I)...};
         }(std::make_index_sequence<std::tuple_size_v<R>>{});
     } else {
+        if (r.size() != 1) throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, expected one value");
         return value_traits<R>::read(r, 0);
     }
 }

@@ -96,7 +96,11 @@ struct schema_table : core::SchemaTable {
         std::size_t n = 0;
         for_each_member<T>([&](auto mp, const char* member_name) {
             using M = std::remove_cvref_t<decltype(std::declval<T&>().*mp)>;
-            static_assert(sql_value<M>, "quarry: a schema member has a type with no quarry::value_traits");
+            static_assert(sql_value<M> || !std::is_enum_v<M>,
+                          "quarry: a schema member is an enum with no SQL mapping (declare it with QUARRY_ENUM_TEXT or "
+                          "QUARRY_ENUM_INT)");
+            static_assert(sql_value<M> || std::is_enum_v<M>,
+                          "quarry: a schema member has a type with no quarry::value_traits");
             members[n++] = {member_name, member_offset(mp), value_traits<M>::sql_type, is_optional<M>::value,
                             std::is_integral_v<M> && !std::is_same_v<M, bool>};
         });

@@ -19,8 +19,9 @@
 
 namespace quarry {
 
-// The families the type checker compares: values of one family compare with each other.
-enum class family { numeric, boolean, text, blob, time, other, dynamic };
+// The families the type checker compares: values of one family compare with each other, except
+// `other`, whose values compare only with the same C++ type (enums, uuid, json).
+enum class family { numeric, boolean, text, blob, time, date, duration, other, dynamic };
 
 template <class T, class = void>
 struct value_traits;  // primary: not a SQL value
@@ -137,3 +138,6 @@ template <class T>
 inline constexpr family family_of = value_traits<std::remove_cvref_t<T>>::fam;
 
 }  // namespace quarry
+
+// Enums, dates, durations, UUIDs and JSON.
+#include "quarry/types.hpp"

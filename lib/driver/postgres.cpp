@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 #include <string>
 
@@ -273,32 +274,51 @@ public:
     std::unique_ptr<core::Statement> prepare(std::string_view sql) override {
         std::string name = "quarry_" + std::to_string(++counter_);
         std::string text(sql);
-        guarded(sql, [&] {
+        tracked(sql, [&] {
             conn_->prepare(name, text);
             conn_->prepare_now(name);  // bad SQL fails here, not at the first execution
+            return pqxx::result();
         });
         return std::make_unique<PgStatement>(*this, std::move(name), std::move(text));
     }
     void execute(std::string_view sql) override {
         std::string text(sql);
-        guarded(sql, [&] { tx_->exec(text); });
+        if (text == "COMMIT" && failed_) {
+            // PostgreSQL would answer this COMMIT with ROLLBACK and no error: the caller would
+            // believe its writes were kept. End the transaction and say what happened.
+            tracked(text, [&] { return tx_->exec("ROLLBACK"); });
+            in_transaction_ = failed_ = false;
+            throw DatabaseError("COMMIT refused: a statement of this transaction failed earlier, so PostgreSQL "
+                                "discarded all of it (run such statements in a nested transaction to keep the rest)",
+                                text, "25P02");
+        }
+        tracked(text, [&] { return tx_->exec(text); });
+        if (text.starts_with("BEGIN")) {
+            in_transaction_ = true;
+            failed_ = false;
+        } else if (text == "COMMIT" || text == "ROLLBACK") {
+            in_transaction_ = failed_ = false;
+        } else if (text.starts_with("ROLLBACK TO SAVEPOINT")) {
+            failed_ = false;  // back to a point before the failure: the transaction is usable again
+        }
     }
-    bool cursor_needs_transaction() const noexcept override { return true; }
-    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t batch) override;
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t batch,
+                                              bool in_transaction) override;
     pqxx::result exec(const std::string& sql) {
-        return guarded(sql, [&] { return tx_->exec(sql); });
+        return tracked(sql, [&] { return tx_->exec(sql); });
     }
     pqxx::result exec_params(const std::string& sql, const std::vector<PgParam>& params) {
-        return guarded(sql, [&] { return tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(params)); });
+        return tracked(sql, [&] { return tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(params)); });
     }
     pqxx::result exec_prepared(const std::string& name, const std::vector<PgParam>& params, std::string_view sql) {
-        return guarded(sql, [&] { return tx_->exec_prepared(name, pqxx::prepare::make_dynamic_params(params)); });
+        return tracked(sql, [&] { return tx_->exec_prepared(name, pqxx::prepare::make_dynamic_params(params)); });
     }
     void reprepare(const std::string& name, const std::string& sql) {
         unprepare(name);
-        guarded(sql, [&] {
+        tracked(sql, [&] {
             conn_->prepare(name, sql);
             conn_->prepare_now(name);
+            return pqxx::result();
         });
     }
     void unprepare(const std::string& name) noexcept {
@@ -309,6 +329,18 @@ public:
     }
 
 private:
+    // Any failure inside a transaction block aborts it on the server; remember that for COMMIT.
+    template <class F>
+    pqxx::result tracked(std::string_view sql, F&& f) {
+        try {
+            return guarded(sql, [&] { return pqxx::result(f()); });
+        } catch (const Error&) {
+            if (in_transaction_) failed_ = true;
+            throw;
+        }
+    }
+    bool in_transaction_ = false;
+    bool failed_ = false;
     std::optional<pqxx::connection> conn_;
     // quarry issues BEGIN / SAVEPOINT / COMMIT itself (DESIGN §7), so everything goes through
     // one nontransaction: libpqxx then never wraps or reorders our statements.
@@ -374,11 +406,28 @@ private:
 };
 
 std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, const std::vector<Value>& params,
-                                                         std::uint32_t batch) {
+                                                         std::uint32_t batch, bool in_transaction) {
     std::string name = "quarry_cursor_" + std::to_string(++counter_);
     std::vector<PgParam> text;
     to_text(params, text);
-    exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
+    if (in_transaction) {
+        exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
+    } else {
+        // Outside a transaction: a WITH HOLD cursor, declared in a transaction of its own, so
+        // that statements run while the stream is read commit as they would without it. The
+        // server keeps the result; the client still reads it in batches.
+        execute("BEGIN");
+        try {
+            exec_params("DECLARE " + name + " NO SCROLL CURSOR WITH HOLD FOR " + std::string(sql), text);
+            execute("COMMIT");
+        } catch (...) {
+            try {
+                execute("ROLLBACK");
+            } catch (...) {
+            }
+            throw;
+        }
+    }
     return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000);
 }
 
@@ -401,6 +450,18 @@ void PgStatement::run() {
 
 std::unique_ptr<core::Connection> open_postgres(std::string_view conninfo) {
     if (conninfo.find('\0') != std::string_view::npos) throw InvalidUrl("PostgreSQL connection string contains a NUL byte");
+    // libpq's own parser tells a malformed string (InvalidUrl: retrying cannot help) from a
+    // server that cannot be reached (ConnectionError).
+    char* error = nullptr;
+    std::string text(conninfo);
+    if (PQconninfoOption* options = PQconninfoParse(text.c_str(), &error)) {
+        PQconninfoFree(options);
+    } else {
+        std::string why = error ? error : "out of memory";
+        PQfreemem(error);
+        while (!why.empty() && why.back() == '\n') why.pop_back();
+        throw InvalidUrl("invalid PostgreSQL connection string: " + why);
+    }
     return std::make_unique<PgConnection>(std::string(conninfo));
 }
 

@@ -221,12 +221,19 @@ public:
     const core::Dialect& dialect() const noexcept override { return core::sqlite(); }
     std::unique_ptr<core::Statement> prepare(std::string_view sql) override {
         sqlite3_stmt* stmt = nullptr;
-        int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        const char* tail = nullptr;
+        int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
         if (rc != SQLITE_OK) raise(db_, rc, sql);
+        // SQLite would prepare the first statement and ignore the rest: refuse instead.
+        std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
+        if (rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
+            sqlite3_finalize(stmt);
+            throw QueryError("SQL holds more than one statement; run them one at a time: " + std::string(sql));
+        }
         return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql));
     }
-    bool cursor_needs_transaction() const noexcept override { return false; }
-    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t) override {
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t,
+                                              bool) override {
         auto st = prepare(sql);
         st->bind(params);
         return std::make_unique<SqliteCursor>(std::move(st));

@@ -156,34 +156,11 @@ Session::OpenStream Session::open_stream(const Node& statement, std::uint32_t ba
     std::vector<Value> params;
     render_into(statement, dialect(), &sql, params);
     OpenStream s;
-    if (connection_->cursor_needs_transaction() && depth_ == 0) {
-        TxOptions o;
-        o.immediate = false;
-        begin(o);
-        s.opened_at = depth_;
-    }
-    try {
-        s.cursor = connection_->open_cursor(sql, params, batch);
-    } catch (...) {
-        end_stream(s);
-        throw;
-    }
+    s.cursor = connection_->open_cursor(sql, params, batch, depth_ > 0);
     return s;
 }
 
-void Session::end_stream(OpenStream& s) noexcept {
-    s.cursor.reset();
-    // Only the transaction the stream opened, and only when everything opened inside it was
-    // closed: a stream left open across a caller's transaction never commits that work early.
-    if (s.opened_at && depth_ == s.opened_at) {
-        try {
-            commit();
-        } catch (...) {
-            rollback();
-        }
-    }
-    s.opened_at = 0;
-}
+void Session::end_stream(OpenStream& s) noexcept { s.cursor.reset(); }
 
 CacheStats Session::cache_stats() const noexcept {
     CacheStats s = stats_;
@@ -211,6 +188,9 @@ std::string begin_sql(const Dialect& d, const TxOptions& o) {
 }  // namespace
 
 void Session::begin(const TxOptions& options) {
+    const TxOptions defaults;
+    if (depth_ > 0 && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
+        throw QueryError("transaction options apply to the outermost transaction only (a nested one is a savepoint)");
     if (depth_ == 0)
         connection_->execute(begin_sql(dialect(), options));
     else

@@ -59,11 +59,10 @@ public:
     virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
     // Runs SQL without parameters or rows (BEGIN, SAVEPOINT, DDL).
     virtual void execute(std::string_view sql) = 0;
-    // A cursor over `sql`. The parameters' payloads must outlive the cursor. Where this is
-    // true, the cursor must be opened inside a transaction (the Session opens one if needed).
-    virtual bool cursor_needs_transaction() const noexcept = 0;
+    // A cursor over `sql`; the parameters' payloads must outlive it. `in_transaction`: whether
+    // the session has a transaction open (a cursor outside one must not hold one open).
     virtual std::unique_ptr<Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params,
-                                                std::uint32_t batch) = 0;
+                                                std::uint32_t batch, bool in_transaction) = 0;
 };
 
 // `sqlite:path.db`, `sqlite::memory:`, `postgres://user:pass@host:port/db?...` or a libpq

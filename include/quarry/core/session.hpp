@@ -52,12 +52,11 @@ public:
     Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;
 
-    // A lazy cursor over `statement` (not cached: it is busy for as long as it is read). Opens a
-    // transaction first where the database needs one for cursors and none is open; close it
-    // with end_stream(cursor, opened) when done reading.
+    // A lazy cursor over `statement` (not cached: it is busy for as long as it is read). It
+    // never holds a transaction open: statements run while it is read commit as they would
+    // without it. Release it with end_stream when done reading.
     struct OpenStream {
         std::unique_ptr<Cursor> cursor;
-        int opened_at = 0;  // the depth of the transaction the stream opened, or 0
     };
     OpenStream open_stream(const Node& statement, std::uint32_t batch);
     void end_stream(OpenStream& s) noexcept;
@@ -115,8 +114,8 @@ public:
         }
     }
     ~StatementRun() {
+        if (timed_) report();  // before reset(): PostgreSQL's row count lives in the result
         st_.reset();
-        if (timed_) report();
     }
     StatementRun(const StatementRun&) = delete;
     StatementRun& operator=(const StatementRun&) = delete;

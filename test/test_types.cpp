@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT
+// Enums, dates, durations, UUIDs and JSON (quarry/types.hpp): their text, their type checks, and
+// round trips through real SQLite database files, including stored values that do not fit.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <limits>
+#include <unordered_set>
+
+#include <quarry/repo.hpp>
+
+#include "support.hpp"
+#include "types_support.hpp"
+
+using namespace quarry;
+using namespace std::chrono;
+
+namespace {
+
+struct TempDb {
+    std::filesystem::path dir;
+    std::string url;
+    TempDb() {
+        char tmpl[] = "/tmp/quarry-types-XXXXXX";
+        dir = mkdtemp(tmpl);
+        url = "sqlite:" + (dir / "types.db").string();
+    }
+    ~TempDb() { std::filesystem::remove_all(dir); }
+};
+
+Repo typed_repo(const TempDb& db) {
+    Repo repo(db.url);
+    repo.session().connection().execute(typed_schema_sqlite);
+    return repo;
+}
+
+template <class Q>
+std::string params_of(const Q& q) {
+    return format_params(to_sql(q, sqlite()).params);
+}
+
+// The DecodeError a read throws, or a failed check.
+template <class F>
+std::string decode_error_column(F&& f) {
+    try {
+        f();
+    } catch (const DecodeError& e) {
+        return e.column();
+    }
+    return "(no DecodeError)";
+}
+
+}  // namespace
+
+// ---- compile-time checks ------------------------------------------------------------------
+
+using timestamp_us = sys_time<microseconds>;
+static_assert(comparable_v<Color, Color>);
+static_assert(comparable_v<std::optional<Color>, Color>);
+static_assert(!comparable_v<Color, int>);
+static_assert(!comparable_v<Color, std::string>);
+static_assert(!comparable_v<Color, Level>);
+static_assert(!comparable_v<Level, std::int16_t>);
+static_assert(comparable_v<year_month_day, sys_days>);
+static_assert(!comparable_v<year_month_day, timestamp_us>);
+static_assert(!comparable_v<year_month_day, std::string>);
+static_assert(comparable_v<seconds, nanoseconds>);
+static_assert(comparable_v<std::optional<milliseconds>, duration<double>>);
+static_assert(!comparable_v<seconds, std::int64_t>);
+static_assert(comparable_v<uuid, uuid>);
+static_assert(!comparable_v<uuid, std::string>);
+static_assert(!comparable_v<uuid, json>);
+static_assert(comparable_v<json, json>);
+static_assert(!comparable_v<json, std::string>);
+static_assert(comparable_v<Color, dynamic_value>);
+static_assert(value_traits<Color>::sql_type == core::SqlType::text);
+static_assert(value_traits<Level>::sql_type == core::SqlType::integer);
+static_assert(value_traits<Level>::kind == core::ValueKind::integer);
+static_assert(value_traits<year_month_day>::sql_type == core::SqlType::date);
+static_assert(value_traits<sys_days>::sql_type == core::SqlType::date);
+static_assert(value_traits<sys_seconds>::sql_type == core::SqlType::timestamp);  // other time points stay timestamps
+static_assert(value_traits<hours>::sql_type == core::SqlType::bigint);
+static_assert(value_traits<uuid>::sql_type == core::SqlType::uuid);
+static_assert(value_traits<json>::sql_type == core::SqlType::json);
+static_assert(uuid().is_nil());
+static_assert(uuid() < uuid({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+
+// ---- values -------------------------------------------------------------------------------
+
+TEST_CASE("uuid parses canonical text in either case and formats it lowercase") {
+    const auto u = uuid::parse("123E4567-e89b-12d3-A456-426614174000");
+    REQUIRE(u);
+    CHECK(u->to_string() == "123e4567-e89b-12d3-a456-426614174000");
+    CHECK(u->bytes()[0] == 0x12);
+    CHECK(u->bytes()[15] == 0x00);
+    CHECK(uuid().to_string() == "00000000-0000-0000-0000-000000000000");
+    CHECK(uuid::from_string("ffffffff-ffff-ffff-ffff-ffffffffffff").to_string() == "ffffffff-ffff-ffff-ffff-ffffffffffff");
+    for (const char* bad : {"", "123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400",
+                            "123e4567-e89b-12d3-a456-4266141740000", "123e4567-e89b-12d3-a456_426614174000",
+                            "123e456-7e89b-12d3-a456-426614174000", "{123e4567-e89b-12d3-a456-426614174000}",
+                            "123e4567-e89b-12d3-a456-42661417400g", " 23e4567-e89b-12d3-a456-426614174000"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(uuid::parse(bad));
+    }
+    CHECK_THROWS_AS(uuid::from_string("nope"), std::invalid_argument);
+    CHECK(uuid() < *u);
+    CHECK(*u == uuid::from_string("123e4567-e89b-12d3-a456-426614174000"));
+    std::unordered_set<uuid> set{uuid(), *u, *u};
+    CHECK(set.size() == 2);
+}
+
+TEST_CASE("dates format and parse as YYYY-MM-DD in years 0001-9999") {
+    char buf[10];
+    REQUIRE(core::format_date(ymd(1, 1, 1), buf));
+    CHECK(std::string_view(buf, 10) == "0001-01-01");
+    REQUIRE(core::format_date(ymd(9999, 12, 31), buf));
+    CHECK(std::string_view(buf, 10) == "9999-12-31");
+    CHECK_FALSE(core::format_date(ymd(0, 1, 1), buf));
+    CHECK_FALSE(core::format_date(ymd(10000, 1, 1), buf));
+    CHECK_FALSE(core::format_date(ymd(2023, 2, 29), buf));
+    year_month_day d;
+    REQUIRE(core::parse_date("1969-12-31", d));
+    CHECK(d == ymd(1969, 12, 31));
+    for (const char* bad : {"", "1969-12-3", "1969-12-31 ", "1969/12/31", "2023-02-29", "0000-01-01", "1969-13-01",
+                            "1969-12-31T00:00:00", "19691231", "-969-12-31", "infinity", "0001-01-01 BC"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(core::parse_date(bad, d));
+    }
+}
+
+TEST_CASE("each type binds as text or an integer, and a value it cannot store is a QueryError") {
+    CHECK(params_of(from<Typed>() | where(col(&Typed::color) == Color::green)) == "'green'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::size) == shop::Item::Size::xl)) == "'XL'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::level) == Level::low)) == "-1");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::maybe_level).in({Level::mid, Level::high}))) == "5, 10");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::day) == ymd(1969, 7, 20))) == "'1969-07-20'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::since) < year(2024) / 1 / 5)) == "'2024-01-05'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::day) == sys_days{} - days(1))) == "'1969-12-31'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::micros) > seconds(-3))) == "-3000000");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::secs) == hours(2))) == "7200000000");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::nanos) == nanoseconds(-1999))) == "-1");  // toward zero
+    CHECK(params_of(from<Typed>() | where(col(&Typed::fsecs) == duration<double, std::milli>(2.5))) == "2500");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::key) == uuid())) == "'00000000-0000-0000-0000-000000000000'");
+    CHECK(params_of(from<Typed>() | where(col(&Typed::doc) == json(R"({"a": "it's"})"))) == R"('{"a": "it''s"}')");
+    CHECK(params_of(update_all(from<Typed>(), set(&Typed::color, Color::blue), set(&Typed::maybe_color, std::optional<Color>()))) ==
+          "'blue', NULL");
+
+    CHECK_THROWS_WITH_AS(from<Typed>() | where(col(&Typed::color) == static_cast<Color>(7)),
+                         doctest::Contains("value 7 of enum Color is not declared"), QueryError);
+    CHECK_THROWS_WITH_AS(from<Typed>() | where(col(&Typed::level) == static_cast<Level>(6)),
+                         doctest::Contains("enum Level"), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::day) == ymd(2023, 2, 29)), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::day) == ymd(0, 12, 31)), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::day) == ymd(10000, 1, 1)), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::secs) == hours(std::numeric_limits<std::int64_t>::max() / 1000)),
+                    QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::secs) == seconds(9'223'372'036'855LL)), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(1e300)), QueryError);
+    CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(std::numeric_limits<double>::quiet_NaN())),
+                    QueryError);
+}
+
+// ---- SQLite -------------------------------------------------------------------------------
+
+TEST_CASE("SQLite: every new type round-trips through a database file, with NULLs and edge values") {
+    TempDb db;
+    const auto rows = typed_edge_rows();
+    std::vector<std::int64_t> ids;
+    {
+        Repo repo = typed_repo(db);
+        for (const Typed& t : rows) {
+            const Typed stored = repo.insert(t);
+            check_same(stored, t);
+            ids.push_back(stored.id);
+        }
+    }
+    Repo repo(db.url);  // a second connection reads what the first wrote
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        CAPTURE(k);
+        auto back = repo.get<Typed>(ids[k]);
+        REQUIRE(back);
+        check_same(*back, rows[k]);
+    }
+    // Stored as documented: names, underlying numbers, ISO dates, microseconds, lowercase UUIDs.
+    using Raw = std::tuple<std::string, std::int64_t, std::string, std::string, std::string, std::int64_t, std::int64_t,
+                           std::string, std::string>;
+    auto raw = repo.query<Raw>("SELECT color, level, size, day, since, nanos, fsecs, key, doc FROM typed WHERE id = ?", ids[0]);
+    REQUIRE(raw.size() == 1);
+    CHECK(raw[0] == Raw{"red", -1, "S", "0001-01-01", "1969-12-31", -1500, -250000, "00000000-0000-0000-0000-000000000000",
+                        "{}"});
+    CHECK(repo.query<std::string>("SELECT key FROM typed WHERE id = ?", ids[3]) ==
+          std::vector<std::string>{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"});
+    CHECK(repo.query<std::string>("SELECT doc FROM typed WHERE id = ?", ids[1])[0] == rows[1].doc.text);
+    CHECK(repo.one(from<Typed>() | where(col(&Typed::id) == ids[0]) | select(col(&Typed::maybe_color), col(&Typed::maybe_day),
+                                                                                 col(&Typed::maybe_ms), col(&Typed::maybe_key),
+                                                                                 col(&Typed::maybe_doc))) ==
+          std::tuple<std::optional<Color>, std::optional<year_month_day>, std::optional<milliseconds>, std::optional<uuid>,
+                     std::optional<json>>{});
+}
+
+TEST_CASE("SQLite: filters, ordering, IN lists, updates and keys work on the new types") {
+    TempDb db;
+    Repo repo = typed_repo(db);
+    for (const Typed& t : typed_edge_rows()) repo.insert(t);
+    auto ids_of = [&](const auto& q) {
+        std::vector<std::int64_t> out;
+        for (const Typed& t : repo.all(q | order_by(col(&Typed::id)))) out.push_back(t.id);
+        return out;
+    };
+    using V = std::vector<std::int64_t>;
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::color) == Color::red)) == V{1, 4});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::color).in({Color::green, Color::blue}))) == V{2, 3});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::maybe_color) == Color::blue)) == V{2});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::level) > Level::low)) == V{2, 3, 4});  // integers order numerically
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::level).between(Level::mid, Level::high))) == V{2, 3, 4});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::day) < ymd(1970, 1, 1))) == V{1});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::day) >= sys_days{ymd(2024, 2, 29)})) == V{2, 4});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::since).between(ymd(1582, 1, 1), ymd(1970, 1, 1)))) == V{1, 2, 3});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::micros) > seconds(1))) == V{2, 4});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::micros) < microseconds(0))) == V{1, 3});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::maybe_ms) == milliseconds(0))) == V{3});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::key) == uuid::from_string("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"))) == V{4});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::key).in({uuid(), uuid::from_string("00000000-0000-0000-0000-000000000001")}))) ==
+          V{1, 3});
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::doc) == json("null"))) == V{3, 4});  // 4: json() is JSON null
+    CHECK(ids_of(from<Typed>() | where(is_null(col(&Typed::maybe_key)))) == V{1, 4});
+
+    // Text order of ISO dates and lowercase UUIDs is their order.
+    std::vector<year_month_day> days = repo.all(from<Typed>() | order_by(col(&Typed::day)) | select(col(&Typed::day)));
+    CHECK(std::is_sorted(days.begin(), days.end()));
+    std::vector<uuid> keys = repo.all(from<Typed>() | order_by(col(&Typed::key).desc()) | select(col(&Typed::key)));
+    CHECK(std::is_sorted(keys.rbegin(), keys.rend()));
+    CHECK(repo.min(from<Typed>(), &Typed::day) == ymd(1, 1, 1));
+    CHECK(repo.max(from<Typed>(), &Typed::micros) == microseconds::max());
+
+    CHECK(repo.execute(update_all(from<Typed>() | where(col(&Typed::color) == Color::red),
+                                  set(&Typed::color, Color::blue), set(&Typed::maybe_day, ymd(2001, 9, 9)))) == 2);
+    CHECK(ids_of(from<Typed>() | where(col(&Typed::color) == Color::blue)) == V{1, 3, 4});
+    CHECK(repo.get<Typed>(std::int64_t{1})->maybe_day == ymd(2001, 9, 9));
+    CHECK(repo.query<Color>("SELECT color FROM typed WHERE level = ? AND day = ?", Level::high, ymd(9999, 12, 31)) ==
+          std::vector<Color>{Color::green});
+
+    const uuid k = uuid::from_string("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+    repo.insert(Tag{k, "dns"});
+    repo.insert(Tag{uuid(), "nil"});
+    CHECK(repo.get<Tag>(k)->label == "dns");
+    CHECK(repo.get<Tag>(uuid())->label == "nil");
+    CHECK_FALSE(repo.get<Tag>(uuid::from_string("6ba7b811-9dad-11d1-80b4-00c04fd430c8")));
+    repo.update(Tag{k, "renamed"});
+    CHECK(repo.get<Tag>(k)->label == "renamed");
+    repo.remove(Tag{k, ""});
+    CHECK_FALSE(repo.get<Tag>(k));
+}
+
+TEST_CASE("SQLite: a stored value the type cannot hold is a DecodeError naming the column") {
+    TempDb db;
+    Repo repo = typed_repo(db);
+    auto& c = repo.session().connection();
+    std::int64_t id = 0;
+    auto read = [&] { return repo.get<Typed>(id); };
+    // Sets one stored value, reads every row, and says which column failed to decode.
+    auto fails_on = [&](const char* set_clause) {
+        c.execute("DELETE FROM typed");
+        repo.insert(typed_edge_rows()[1]);
+        c.execute("UPDATE typed SET " + std::string(set_clause));
+        return decode_error_column([&] { repo.all(from<Typed>()); });
+    };
+    CHECK(fails_on("color = 'purple'") == "color");
+    CHECK(fails_on("color = 'Red'") == "color");  // names are matched exactly
+    CHECK(fails_on("color = 0") == "color");      // a number is not a name
+    CHECK(fails_on("size = 'xl'") == "size");
+    CHECK(fails_on("level = 7") == "level");
+    CHECK(fails_on("level = 'mid'") == "level");
+    CHECK(fails_on("maybe_color = ''") == "maybe_color");
+    CHECK(fails_on("maybe_level = 0") == "maybe_level");
+    CHECK(fails_on("day = '2023-02-29'") == "day");
+    CHECK(fails_on("day = '2024-1-5'") == "day");
+    CHECK(fails_on("day = '2024-01-05T00:00:00Z'") == "day");
+    CHECK(fails_on("since = 20240105") == "since");
+    CHECK(fails_on("maybe_day = 'yesterday'") == "maybe_day");
+    CHECK(fails_on("secs = 1500000") == "secs");                 // 1.5 s is not a whole number of seconds
+    CHECK(fails_on("micros = 'ten'") == "micros");
+    CHECK(fails_on("key = 'not-a-uuid'") == "key");
+    CHECK(fails_on("key = '123e4567e89b12d3a456426614174000'") == "key");
+    CHECK(fails_on("maybe_key = x'00112233445566778899aabbccddeeff'") == "maybe_key");
+    CHECK(fails_on("doc = x'7b7d'") == "doc");  // a blob is not JSON text
+    CHECK(fails_on("id = id") == "(no DecodeError)");  // the control: the row itself reads
+
+    c.execute("DELETE FROM typed");
+    id = repo.insert(typed_edge_rows()[1]).id;
+    c.execute("UPDATE typed SET color = 'purple'");
+    CHECK_THROWS_WITH_AS(read(), doctest::Contains("column color: holds \"purple\", which enum Color does not declare"),
+                         DecodeError);
+    c.execute("UPDATE typed SET color = 'red', key = 'zzz'");
+    CHECK_THROWS_WITH_AS(read(), doctest::Contains("column key: holds \"zzz\", not a UUID"), DecodeError);
+    c.execute("UPDATE typed SET key = '00000000-0000-0000-0000-000000000000', day = '2024-02-30'");
+    CHECK_THROWS_WITH_AS(read(), doctest::Contains("column day: holds \"2024-02-30\", not a date"), DecodeError);
+    c.execute("UPDATE typed SET day = '2024-02-29', level = 3");
+    CHECK_THROWS_WITH_AS(read(), doctest::Contains("column level: holds 3, which enum Level does not declare"), DecodeError);
+    c.execute("UPDATE typed SET level = 5, secs = 90000001");
+    CHECK_THROWS_WITH_AS(read(), doctest::Contains("column secs: holds 90000001 microseconds"), DecodeError);
+    c.execute("UPDATE typed SET secs = 90000000");
+    CHECK(read()->secs == seconds(90));
+
+    // A narrower duration type than the stored count: out of range, not wrapped.
+    using micros32 = duration<std::int32_t, std::micro>;
+    using millis32 = duration<std::int32_t, std::milli>;
+    CHECK_THROWS_AS(repo.query<micros32>("SELECT 3000000000"), DecodeError);
+    CHECK(repo.query<millis32>("SELECT 3000000000") == std::vector<millis32>{millis32(3'000'000)});
+    CHECK_THROWS_AS(repo.query<nanoseconds>("SELECT ?", microseconds::max()), DecodeError);  // beyond 64-bit nanoseconds
+    CHECK(repo.query<minutes>("SELECT ?", hours(-2)) == std::vector<minutes>{minutes(-120)});
+    using fminutes = duration<double, std::ratio<60>>;
+    CHECK(repo.query<fminutes>("SELECT 90000000")[0].count() == 1.5);
+    // NULL into a field that is not optional.
+    CHECK(decode_error_column([&] { repo.query<uuid>("SELECT NULL AS k"); }) == "k");
+    CHECK(decode_error_column([&] { repo.query<Color>("SELECT NULL AS c"); }) == "c");
+    CHECK(decode_error_column([&] { repo.query<year_month_day>("SELECT NULL AS d"); }) == "d");
+    CHECK(repo.query<std::optional<year_month_day>>("SELECT NULL") == std::vector<std::optional<year_month_day>>{std::nullopt});
+}
