@@ -149,7 +149,7 @@ stage_clang() {
 
 stage_asan() {
   # Sanitized code runs several times slower: allow longer test timeouts.
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$ROOT/test/lsan.supp" \
     CC=gcc CXX=g++ meson_stage asan build-asan "--timeout-multiplier 3" -- \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
     -Dpostgres_tests=enabled

@@ -16,3 +16,16 @@ inline User make_user(std::string name, std::string email, int age = 30) {
     u.inserted_at = timestamp(std::chrono::microseconds(1'700'000'000'123'456));
     return u;
 }
+
+// AddressSanitizer keeps freed memory in quarantine, so a resident-set bound means nothing there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool address_sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool address_sanitized = true;
+#else
+inline constexpr bool address_sanitized = false;
+#endif
+#else
+inline constexpr bool address_sanitized = false;
+#endif

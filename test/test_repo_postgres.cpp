@@ -343,7 +343,7 @@ TEST_CASE("PostgreSQL: streaming one million rows stays in bounded memory") {
     CHECK(rows == 1000000);
     const double grew_mb = static_cast<double>(peak - before) / (1024.0 * 1024.0);
     MESSAGE("streaming 1,000,000 rows from PostgreSQL grew the resident set by ", grew_mb, " MiB");
-    CHECK(grew_mb < 16.0);
+    if (!address_sanitized) CHECK(grew_mb < 16.0);
 }
 
 TEST_CASE("PostgreSQL: a cached statement whose result type a schema change altered is prepared again, once") {

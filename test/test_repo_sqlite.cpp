@@ -494,7 +494,7 @@ TEST_CASE("streaming one million rows stays in bounded memory") {
     CHECK(id_sum == 500000500000);
     const double grew_mb = static_cast<double>(peak - before) / (1024.0 * 1024.0);
     MESSAGE("streaming 1,000,000 rows grew the resident set by ", grew_mb, " MiB");
-    CHECK(grew_mb < 16.0);  // the rows as a std::vector<User> would take over 100 MiB
+    if (!address_sanitized) CHECK(grew_mb < 16.0);  // the rows as a std::vector<User> would take over 100 MiB
 }
 
 TEST_CASE("SQLite options in the URL; a database locked by another writer is a transient DatabaseBusy") {
