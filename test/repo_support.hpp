@@ -2,6 +2,7 @@
 // Helpers shared by the Repo tests of both databases.
 #pragma once
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "schema.hpp"
@@ -29,3 +30,14 @@ inline constexpr bool address_sanitized = false;
 #else
 inline constexpr bool address_sanitized = false;
 #endif
+
+// Resident set size of this process, in bytes (for the streaming memory bounds).
+inline std::size_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return static_cast<std::size_t>(resident) * 4096;
+}

@@ -284,17 +284,6 @@ TEST_CASE("PostgreSQL: a serialization failure is a transient SerializationFailu
     CHECK(b.count(from<User>() | where(col(&User::age) == 0)) == 1);  // b's connection is usable again
 }
 
-namespace {
-std::size_t resident_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        std::fclose(f);
-    }
-    return static_cast<std::size_t>(resident) * 4096;
-}
-}  // namespace
 
 TEST_CASE("PostgreSQL: stream reads through a cursor in batches, outside and inside transactions") {
     auto conninfo = test_pg_conninfo();

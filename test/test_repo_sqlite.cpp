@@ -431,18 +431,6 @@ TEST_CASE("telemetry reports one event per statement: SQL, table, rows, timings,
     repo.all(q);
 }
 
-namespace {
-// Resident set size of this process, in bytes.
-std::size_t resident_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        std::fclose(f);
-    }
-    return static_cast<std::size_t>(resident) * 4096;
-}
-}  // namespace
 
 TEST_CASE("stream reads rows lazily, stops early cleanly, and works inside and outside transactions") {
     TempDb db;

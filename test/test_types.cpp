@@ -39,16 +39,6 @@ std::string params_of(const Q& q) {
     return format_params(to_sql(q, sqlite()).params);
 }
 
-// The DecodeError a read throws, or a failed check.
-template <class F>
-std::string decode_error_column(F&& f) {
-    try {
-        f();
-    } catch (const DecodeError& e) {
-        return e.column();
-    }
-    return "(no DecodeError)";
-}
 
 }  // namespace
 

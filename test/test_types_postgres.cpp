@@ -23,15 +23,6 @@ struct PgRepo {
     }
 };
 
-template <class F>
-std::string decode_error_column(F&& f) {
-    try {
-        f();
-    } catch (const DecodeError& e) {
-        return e.column();
-    }
-    return "(no DecodeError)";
-}
 
 }  // namespace
 

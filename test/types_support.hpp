@@ -165,3 +165,14 @@ inline void check_same(const Typed& got, const Typed& want) {
     CHECK(got.doc.text == want.doc.text);
     CHECK(got.maybe_doc == want.maybe_doc);
 }
+
+// The column of the DecodeError that f throws, or "(no DecodeError)".
+template <class F>
+std::string decode_error_column(F&& f) {
+    try {
+        f();
+    } catch (const quarry::DecodeError& e) {
+        return e.column();
+    }
+    return "(no DecodeError)";
+}
