@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <string>
 
+#include <doctest/doctest.h>
+#include <quarry/repo.hpp>
+
 #include "schema.hpp"
 
 // A valid user row; inserted_at is a fixed instant with microseconds.
@@ -40,4 +43,83 @@ inline std::size_t resident_bytes() {
         std::fclose(f);
     }
     return static_cast<std::size_t>(resident) * 4096;
+}
+
+// The Repo's own statements (insert, get, update, remove) are prepared once per type and shape,
+// then run with the row's values bound directly; NULL in an optional column is a statement of
+// its own. Shared by both databases' tests.
+inline void check_fixed_statements(quarry::Repo& repo) {
+    User a = repo.insert(make_user("a", "a@x", 1));
+    const auto inserted = repo.cache_stats();
+    User b = repo.insert(make_user("b", "b@x", 2));
+    User c = repo.insert(make_user("c", "c@x", 3));
+    CHECK(repo.cache_stats().misses == inserted.misses);
+    CHECK(repo.cache_stats().hits == inserted.hits + 2);
+    CHECK(b.id != c.id);
+    CHECK(c.name == "c");
+    CHECK(c.inserted_at == make_user("", "").inserted_at);
+
+    CHECK(repo.get<User>(a.id)->email == "a@x");
+    const auto got = repo.cache_stats();
+    CHECK(repo.get<User>(b.id)->email == "b@x");
+    CHECK(!repo.get<User>(c.id + 100));
+    CHECK(repo.cache_stats().misses == got.misses);
+    CHECK(repo.get<User>(static_cast<int>(c.id))->name == "c");  // another key type binds as the query would
+
+    b.age = 40;
+    repo.update(b);
+    const auto updated = repo.cache_stats();
+    c.name = "C";
+    repo.update(c);
+    CHECK(repo.cache_stats().misses == updated.misses);
+    CHECK(repo.get<User>(b.id)->age == 40);
+    CHECK(repo.get<User>(c.id)->name == "C");
+    CHECK(repo.get<User>(a.id)->age == 1);  // only the row with that key changed
+
+    repo.remove(a);
+    const auto removed = repo.cache_stats();
+    repo.remove(b);
+    CHECK(repo.cache_stats().misses == removed.misses);
+    CHECK(!repo.get<User>(b.id));
+    CHECK_THROWS_AS(repo.remove(b), quarry::NoResults);
+    CHECK_THROWS_AS(repo.update(b), quarry::NoResults);
+
+    Post p;
+    p.user_id = c.id;
+    p.title = "t";
+    const Post without = repo.insert(p);
+    p.body = "text";
+    const Post with = repo.insert(p);
+    CHECK(!repo.get<Post>(without.id)->body);
+    CHECK(repo.get<Post>(with.id)->body == "text");
+    Post cleared = with;
+    cleared.body.reset();
+    repo.update(cleared);
+    CHECK(!repo.get<Post>(with.id)->body);
+}
+
+// Repo::upsert inserts, or updates the row it conflicts with, and returns the row as stored.
+inline void check_upsert(quarry::Repo& repo) {
+    User u = make_user("first", "same@x", 20);
+    const User stored = repo.upsert(u, &User::email);
+    u.name = "second";
+    u.age = 21;
+    const User replaced = repo.upsert(u, &User::email);
+    CHECK(replaced.id == stored.id);
+    CHECK(replaced.name == "second");
+    CHECK(replaced.age == 21);
+    CHECK(repo.count(quarry::from<User>()) == 1);
+    const User other = repo.upsert(make_user("other", "other@x"), &User::email);
+    CHECK(other.id != stored.id);
+    CHECK(repo.count(quarry::from<User>()) == 2);
+    // By primary key: an existing id is replaced whole.
+    User again = replaced;
+    again.email = "changed@x";
+    CHECK(repo.upsert(again, &User::id).email == "changed@x");
+    CHECK(repo.get<User>(replaced.id)->email == "changed@x");
+    // A conflict the target does not name is still a ConstraintError, and changes nothing.
+    User clash = make_user("clash", "other@x");
+    clash.id = again.id;
+    CHECK_THROWS_AS(repo.upsert(clash, &User::id), quarry::ConstraintError);
+    CHECK(repo.get<User>(again.id)->email == "changed@x");
 }

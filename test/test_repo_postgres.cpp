@@ -3,6 +3,7 @@
 // trips, typed errors with constraint names, transactions and the statement cache.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -119,6 +120,17 @@ TEST_CASE("PostgreSQL: every mapped type round-trips with NULLs and edge values"
         CHECK(back->maybe == s.maybe);
         CHECK(back->at == s.at);
     }
+    PgSample odd;
+    for (double x : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), -0.0}) {
+        odd.real = x;
+        const double back = db.repo.get<PgSample>(db.repo.insert(odd).id)->real;
+        CHECK((std::isnan(x) ? std::isnan(back) : back == x));
+    }
+    // PostgreSQL text cannot hold NUL, and libpq would cut the value there: refused, nothing written.
+    const auto rows = db.repo.count(from<PgSample>());
+    odd.text = std::string("cut\0here", 8);
+    CHECK_THROWS_WITH_AS(db.repo.insert(odd), doctest::Contains("NUL byte"), QueryError);
+    CHECK(db.repo.count(from<PgSample>()) == rows);
     db.repo.session().connection().execute("UPDATE pg_samples SET medium = NULL");
     CHECK_THROWS_WITH_AS(db.repo.all(from<PgSample>()), doctest::Contains("column medium"), DecodeError);
 }
@@ -206,6 +218,20 @@ TEST_CASE("PostgreSQL: the second execution of a shape renders and prepares noth
     for (int age = 0; age < 30; ++age) db.repo.all(from<User>() | where(col(&User::age) > age) | limit(10));
     CHECK(db.repo.cache_stats().misses == before.misses + 1);
     CHECK(db.repo.cache_stats().hits == before.hits + 29);
+}
+
+TEST_CASE("PostgreSQL: insert, get, update and remove prepare once per type, then bind the row directly") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    check_fixed_statements(db.repo);
+}
+
+TEST_CASE("PostgreSQL: upsert inserts, or replaces the row it conflicts with, and returns the row as stored") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    check_upsert(db.repo);
 }
 
 TEST_CASE("PostgreSQL: exists, count, aggregates, explain, raw SQL, insert_all and rollback_with") {
@@ -361,6 +387,20 @@ TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says s
             CHECK(e.is_transient());
         }
     }
+}
+
+TEST_CASE("PostgreSQL: a connection lost during COMMIT is InDoubt, not a failure the caller may retry blindly") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    const auto pid = db.repo.query<int>("SELECT pg_backend_pid()").at(0);
+    CHECK_THROWS_AS(db.repo.transaction([&](Repo& r) {
+        r.insert(make_user("A", "a@x"));
+        pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    }),
+                    InDoubt);
+    CHECK(db.repo.session().depth() == 0);
+    CHECK_THROWS_AS(db.repo.count(from<User>()), ConnectionError);  // and it stays broken
 }
 
 TEST_CASE("PostgreSQL: a failure caught inside a transaction makes its COMMIT an error, never a silent rollback") {

@@ -166,6 +166,18 @@ TEST_CASE("every mapped type round-trips with NULLs and edge values") {
           "9999-12-31T23:59:59.999999Z");
 }
 
+TEST_CASE("NaN is refused before it reaches SQLite, which would store it as NULL") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(samples_ddl);
+    Sample s;
+    s.real = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(repo.insert(s), doctest::Contains("NaN"), QueryError);
+    CHECK(repo.count(from<Sample>()) == 0);
+    s.real = std::numeric_limits<double>::infinity();  // SQLite keeps infinities
+    CHECK(repo.get<Sample>(repo.insert(s).id)->real == s.real);
+}
+
 TEST_CASE("a stored value that does not fit its field is a DecodeError naming the column") {
     TempDb db;
     Repo repo(db.url);
@@ -285,6 +297,23 @@ TEST_CASE("the second execution of a shape renders and prepares nothing") {
     const auto after = repo.cache_stats();
     CHECK(after.misses == before.misses + 1);
     CHECK(after.hits == before.hits + 29);
+}
+
+TEST_CASE("insert, get, update and remove prepare once per type, then bind the row directly") {
+    TempDb db;
+    Repo repo = canonical(db);
+    check_fixed_statements(repo);
+}
+
+TEST_CASE("upsert inserts, or replaces the row it conflicts with, and returns the row as stored") {
+    TempDb db;
+    Repo repo = canonical(db);
+    check_upsert(repo);
+    CHECK(repo.to_sql(upsert(make_user("a", "b"), &User::email)).sql ==
+          "INSERT INTO \"users\" (\"name\", \"email\", \"age\", \"active\", \"inserted_at\") VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (\"email\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"age\" = EXCLUDED.\"age\", "
+          "\"active\" = EXCLUDED.\"active\", \"inserted_at\" = EXCLUDED.\"inserted_at\" RETURNING \"id\", "
+          "\"name\", \"email\", \"age\", \"active\", \"inserted_at\"");
 }
 
 TEST_CASE("the statement cache is bounded and evicts the least recently used statement") {
@@ -431,6 +460,42 @@ TEST_CASE("telemetry reports one event per statement: SQL, table, rows, timings,
     repo.all(q);
 }
 
+TEST_CASE("telemetry reports transaction control statements, and a stream as one event when it ends") {
+    TempDb db;
+    Repo repo = canonical(db);
+    for (int i = 0; i < 5; ++i) repo.insert(make_user("u" + std::to_string(i), std::to_string(i) + "@x", i));
+    std::vector<std::string> sqls;
+    std::vector<QueryEvent> events;
+    repo.set_telemetry([&](const QueryEvent& e) {
+        events.push_back(e);
+        sqls.emplace_back(e.sql);
+    });
+    repo.transaction([](Repo& r) {
+        r.transaction([](Repo& inner) { inner.execute_sql("UPDATE users SET age = age + 1"); });
+    });
+    CHECK(sqls == std::vector<std::string>{"BEGIN IMMEDIATE", "SAVEPOINT quarry_savepoint_1", "UPDATE users SET age = age + 1",
+                                           "RELEASE SAVEPOINT quarry_savepoint_1", "COMMIT"});
+    CHECK_THROWS_AS(repo.transaction([](Repo&) { throw std::runtime_error("no"); }), std::runtime_error);
+    CHECK(sqls.back() == "ROLLBACK");
+    events.clear();
+    sqls.clear();
+    int read = 0;
+    for (const User& u : repo.stream(from<User>() | where(col(&User::age) > 2))) read += u.age > 2;
+    REQUIRE(events.size() == 1);
+    CHECK(read == 3);
+    CHECK(events[0].rows == 3);
+    CHECK(events[0].params == 1);
+    CHECK(events[0].source == "users");
+    CHECK(sqls[0].find("SELECT") == 0);
+    CHECK_FALSE(events[0].failed);
+    {
+        auto s = repo.stream(from<User>());
+        CHECK(s.begin()->age >= 1);  // stopped early: reported when the stream goes
+        CHECK(events.size() == 1);
+    }
+    REQUIRE(events.size() == 2);
+    CHECK(events[1].rows == 1);
+}
 
 TEST_CASE("stream reads rows lazily, stops early cleanly, and works inside and outside transactions") {
     TempDb db;

@@ -68,6 +68,20 @@ R decode_row(const core::Row& r) {
     }
 }
 
+// Names of the Repo's own statement shapes: the address of fixed_tag_id<Tag> is a key no query
+// value's shape can take (Session::run_fixed mixes it with the parameters' kinds).
+template <class T> struct insert_tag;
+template <class T> struct update_tag;
+template <class T> struct remove_tag;
+template <class T> struct upsert_tag;
+template <class T, class... K> struct get_tag;
+template <class Tag>
+inline constexpr char fixed_tag_id = 0;
+template <class Tag>
+std::uint64_t fixed_tag() noexcept {
+    return reinterpret_cast<std::uintptr_t>(&fixed_tag_id<Tag>);
+}
+
 }  // namespace detail
 
 // A lazy, single-pass input range over a query's rows, in constant memory. Copies share one
@@ -84,7 +98,7 @@ class Stream : public std::ranges::view_base {  // not view_interface: clang 14 
             if (session) session->end_stream(open);
         }
         void advance() {
-            if (open.cursor && open.cursor->next()) {
+            if (session->next(open)) {
                 current = detail::decode_row<R>(open.cursor->row());
                 return;
             }
@@ -267,26 +281,46 @@ public:
         constexpr std::size_t n = std::tuple_size_v<decltype(table_traits<T>::primary_key)>;
         static_assert(n > 0, "quarry: get needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
+        core::Lowerer values;
+        (value_traits<stored_t<const K&>>::bind(values, key), ...);
+        core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
+            if constexpr (n == 1) {
+                return (from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...)).node();
+            } else {
+                filter<T> f;
+                std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
+                           table_traits<T>::primary_key);
+                return (from<T>() | where(f)).node();
+            }
+        }));
         // A key matches at most one row: one step, no check for a second.
-        auto first_row = [&](const auto& q) -> std::optional<T> {
-            core::StatementRun run(*session_, *q.node());
-            if (!run.step()) return std::nullopt;
-            return detail::decode_row<T>(run.row());
-        };
-        if constexpr (n == 1) {
-            return first_row(from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...));
-        } else {
-            filter<T> f;
-            std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
-                       table_traits<T>::primary_key);
-            return first_row(from<T>() | where(f));
-        }
+        if (!run.step()) return std::nullopt;
+        return detail::decode_row<T>(run.row());
     }
 
     // INSERT the row; returns it as stored, with database-generated fields filled.
     template <schema T>
     T insert(const T& row) {
-        return one(quarry::insert(row) | returning_all());
+        core::Lowerer values;
+        detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
+        core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
+        if (!run.step()) throw NoResults("insert: the database returned no row");
+        return detail::decode_row<T>(run.row());
+    }
+
+    // INSERT the row, or, when it conflicts with a stored row on the `target` columns (its
+    // primary key or a unique constraint's), UPDATE that row's other columns to the row's values.
+    // Returns the row as stored either way. A conflict on other columns is a ConstraintError.
+    template <schema T, class... M>
+    T upsert(const T& row, M T::*... target) {
+        static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
+        core::Lowerer values;
+        detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
+        std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
+        ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
+        core::StatementRun run(*session_, fixed(tag, values, [&] { return quarry::upsert(row, target...).node(); }));
+        if (!run.step()) throw NoResults("upsert: the database returned no row");
+        return detail::decode_row<T>(run.row());
     }
 
     // INSERT many rows, in as few statements as the database's parameter limit allows; all or
@@ -312,24 +346,28 @@ public:
     // UPDATE every non-key column by primary key; NoResults when no row has that key.
     template <schema T>
     void update(const T& row) {
-        if (execute(quarry::update(row)) == 0)
+        core::Lowerer values;  // SET values, then the key: the order the statement renders them
+        detail::for_each_member<T>([&](auto mp, const char*) {
+            if (!column_info(mp).primary_key) bind_member(values, row.*mp);
+        });
+        bind_key(values, row);
+        if (run_write(fixed(detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
             throw NoResults("update: no " + table_info<T>().name + " row has this primary key");
     }
 
     // DELETE by primary key; NoResults when no row has that key.
     template <schema T>
     void remove(const T& row) {
-        if (execute(quarry::remove(row)) == 0)
+        core::Lowerer values;
+        bind_key(values, row);
+        if (run_write(fixed(detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
             throw NoResults("remove: no " + table_info<T>().name + " row has this primary key");
     }
 
     // Runs a write statement; returns the number of rows it changed.
     template <schema T, class R>
     std::int64_t execute(const Statement<T, R>& s) {
-        core::StatementRun run(*session_, *s.node());
-        while (run.step()) {
-        }
-        return run.rows_affected();
+        return run_write(session_->run(*s.node()));
     }
 
     // Runs fn(repo) in a transaction: committed when fn returns, rolled back when it throws (the
@@ -361,6 +399,29 @@ public:
     }
 
 private:
+    std::int64_t run_write(core::Statement& bound) {
+        core::StatementRun run(*session_, bound);
+        while (run.step()) {
+        }
+        return run.rows_affected();
+    }
+
+    // The Repo's own statements have one shape per type: their parameters are bound straight
+    // from the row, and the statement value is built (by `make`) only the first time a session
+    // runs that shape. `values` must outlive the run: the statement points into it.
+    template <class Make>
+    core::Statement& fixed(std::uint64_t tag, const core::Lowerer& values, const Make& make) {
+        return session_->run_fixed(tag, values, [](const void* m) { return (*static_cast<const Make*>(m))(); }, &make);
+    }
+    template <class M>
+    static void bind_member(core::Lowerer& l, const M& v) {
+        value_traits<stored_t<const M&>>::bind(l, v);
+    }
+    template <class T>
+    static void bind_key(core::Lowerer& l, const T& row) {
+        std::apply([&](auto... pk) { (bind_member(l, row.*pk), ...); }, table_traits<T>::primary_key);
+    }
+
     template <class Out, class R, class S>
     std::optional<Out> aggregate(const Query<R, S>& q, std::string_view fn, const core::ColumnInfo& c) {
         std::string before = "SELECT ";

@@ -229,6 +229,38 @@ struct conflict_builder {
         return on_conflict_clause<T, conflict_target<T, M...>, no_condition>{target, core::ConflictAction::nothing, {}, {}};
     }
 };
+// ON CONFLICT (target) DO UPDATE SET c = EXCLUDED.c for every inserted column outside the
+// target: "insert, or replace what is there" (Repo::upsert).
+template <class T, class... M>
+struct on_conflict_replace_all_clause {
+    conflict_target<T, M...> target;
+    template <class R>
+    Statement<T, R> apply(Statement<T, R> s) const {
+        core::Lowerer l;
+        std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
+        l.mark_part();
+        bool any = false;
+        detail::for_insert_columns<T>([&](auto mp) {
+            const core::ColumnInfo* c = &column_info(mp);
+            if (std::apply([&](auto... t) { return ((&column_info(t) == c) || ...); }, target.members)) return;
+            set(mp, excluded(mp)).lower(l);
+            l.end_expr();
+            any = true;
+        });
+        if (!any) {  // every column is in the target: a no-op update, so that RETURNING still sees the row
+            const auto first = std::get<0>(target.members);
+            set(first, excluded(first)).lower(l);
+            l.end_expr();
+        }
+        return Statement<T, R>(l.finish(core::Clause::on_conflict, std::move(s).take(), static_cast<std::uint8_t>(core::ConflictAction::update)));
+    }
+};
+template <schema T, class... M>
+on_conflict_replace_all_clause<T, M...> on_conflict_replace_all(M T::*... target) {
+    static_assert(sizeof...(M) > 0, "quarry: on_conflict_replace_all(...) needs the conflict target's columns");
+    return {{{target...}}};
+}
+
 template <schema T, class... M>
 conflict_builder<T, M...> on_conflict(M T::*... target) {
     static_assert(sizeof...(M) > 0, "quarry: on_conflict(...) needs the conflict target's columns");
@@ -263,6 +295,38 @@ struct returning_all_clause {
     }
 };
 inline returning_all_clause returning_all() { return {}; }
+
+namespace detail {
+// The columns an upsert on `target` writes: the inserted ones, and the target's even when the
+// database would generate them (an upsert by an id must send the id).
+template <class T, class... M, class F>
+void for_upsert_columns(const std::tuple<M T::*...>& target, F&& f) {
+    for_each_member<T>([&](auto mp, const char*) {
+        const core::ColumnInfo* c = &column_info(mp);
+        if (!c->generated || std::apply([&](auto... t) { return ((&column_info(t) == c) || ...); }, target)) f(mp);
+    });
+}
+}  // namespace detail
+
+// INSERT the row, or UPDATE the stored row it conflicts with on `target` (its primary key or a
+// unique constraint's columns) to the row's other values; RETURNING the row as stored.
+template <schema T, class... M>
+Statement<T, T> upsert(const T& row, M T::*... target) {
+    static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
+    const std::tuple<M T::*...> t{target...};
+    auto insert = detail::build_insert<T>(
+        std::vector<std::reference_wrapper<const T>>{row},
+        [&](core::Lowerer& l) { detail::for_upsert_columns<T>(t, [&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
+        [&](core::Lowerer& l, const T& r) {
+            std::uint16_t n = 0;
+            detail::for_upsert_columns<T>(t, [&](auto mp) {
+                value_traits<stored_t<decltype(r.*mp)>>::bind(l, r.*mp);
+                ++n;
+            });
+            return n;
+        });
+    return std::move(insert) | on_conflict_replace_all(target...) | returning_all();
+}
 
 // ---- update / delete ----------------------------------------------------------------------
 

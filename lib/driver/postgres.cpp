@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: MIT
-// The PostgreSQL driver: every libpqxx call of quarry lives in this file (DESIGN §7: a port to
-// libpqxx 7 touches one file). Parameters and results travel in text format.
+// The PostgreSQL driver: every libpqxx and libpq call of quarry lives in this file (DESIGN §7: a
+// port to libpqxx 7 touches one file). Parameters and results travel in text format.
+//
+// libpqxx 6.4 opens and owns the connection (and is told never to re-activate it silently).
+// Statements run through libpq on that connection: libpqxx 6.4 copies every parameter twice,
+// wraps every value read in reference-counted objects, checks for notifications with an extra
+// system call after each statement, and reports serialisation failures and deadlocks without
+// their SQLSTATE or the constraint, table and column of an error. libpq's PGresult gives all of
+// that directly (docs/performance.md has the measurements that led here).
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <optional>
 #include <libpq-fe.h>
+#include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 
@@ -13,34 +21,28 @@
 #include "quarry/errors.hpp"
 
 namespace quarry::driver {
-namespace {
-
-struct PgParam {
-    bool null = false;
-    std::string text;
-};
-
-}  // namespace
-}  // namespace quarry::driver
-
-namespace pqxx {
-template <>
-struct string_traits<quarry::driver::PgParam> {
-    static constexpr const char* name() noexcept { return "quarry parameter"; }
-    static constexpr bool has_null() noexcept { return true; }
-    static bool is_null(const quarry::driver::PgParam& p) { return p.null; }
-    static quarry::driver::PgParam null() { return {true, {}}; }
-    static void from_string(const char s[], quarry::driver::PgParam& p) { p = {false, s}; }
-    static std::string to_string(const quarry::driver::PgParam& p) { return p.text; }
-};
-}  // namespace pqxx
-
-namespace quarry::driver {
 
 using core::Value;
 using core::ValueKind;
 
 namespace {
+
+// libpqxx 6.4 hands its PGconn only to large objects, through this protected accessor.
+struct RawConnection : pqxx::largeobject {
+    static PGconn* of(pqxx::connection& c) {
+        pqxx::work tx(c, "quarry_connect");
+        PGconn* raw = largeobject::raw_connection(tx);
+        tx.abort();
+        return raw;
+    }
+};
+
+struct ClearResult {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ClearResult>;
+
+// ---- parameters ----------------------------------------------------------------------------
 
 void append_scalar(std::string& out, const Value& v) {
     char buf[64];
@@ -63,7 +65,7 @@ void append_scalar(std::string& out, const Value& v) {
             }
             break;
         }
-        case ValueKind::timestamp: out += core::format_timestamp(v.i); break;
+        case ValueKind::timestamp: out.append(buf, core::format_timestamp(v.i, buf)); break;
         case ValueKind::null:
         case ValueKind::array: break;
     }
@@ -72,6 +74,7 @@ void append_scalar(std::string& out, const Value& v) {
 // An array parameter as a PostgreSQL array literal: {1,2,3} or {"a","b\"c",NULL}.
 void append_array(std::string& out, const Value& v) {
     out += '{';
+    std::string text;
     for (std::uint32_t k = 0; k < v.size; ++k) {
         if (k) out += ',';
         const Value& item = v.items[k];
@@ -79,7 +82,7 @@ void append_array(std::string& out, const Value& v) {
             out += "NULL";
             continue;
         }
-        std::string text;
+        text.clear();
         append_scalar(text, item);
         out += '"';
         for (char c : text) {
@@ -91,25 +94,74 @@ void append_array(std::string& out, const Value& v) {
     out += '}';
 }
 
-// "TABLE NAME:  users" in a verbose error message: libpq's field labels, not server prose.
-std::string field(std::string_view message, std::string_view label) {
-    auto at = message.find(label);
-    if (at == std::string_view::npos) return {};
-    auto start = message.find_first_not_of(' ', at + label.size());
-    if (start == std::string_view::npos) return {};
-    auto end = message.find('\n', start);
-    return std::string(message.substr(start, end == std::string_view::npos ? end : end - start));
+bool holds_nul(const Value& v) {
+    if (v.kind == ValueKind::text) return v.size && std::memchr(v.s, 0, v.size);
+    if (v.kind == ValueKind::array)
+        for (std::uint32_t k = 0; k < v.size; ++k)
+            if (holds_nul(v.items[k])) return true;
+    return false;
 }
 
-[[noreturn]] void raise(const pqxx::sql_error& e, std::string_view sql) {
-    const std::string& state = e.sqlstate();
-    std::string message = e.what();
-    std::string text = message + "in: " + std::string(sql);
+// Parameters in libpq's text format: NUL-terminated texts in one buffer, NULL as a null pointer.
+class Params {
+public:
+    void assign(const std::vector<Value>& params, std::string_view sql) {
+        text_.clear();
+        at_.resize(params.size());
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            const Value& v = params[k];
+            if (v.kind == ValueKind::null) {
+                at_[k] = null_;
+                continue;
+            }
+            // PostgreSQL text cannot hold a NUL byte, and libpq would cut the value there.
+            if (holds_nul(v))
+                throw QueryError("PostgreSQL text cannot contain a NUL byte (store such data as a blob): parameter " +
+                                 std::to_string(k + 1) + " of: " + std::string(sql));
+            at_[k] = text_.size();
+            if (v.kind == ValueKind::array) append_array(text_, v);
+            else append_scalar(text_, v);
+            text_ += '\0';
+        }
+        values_.resize(params.size());
+        for (std::size_t k = 0; k < params.size(); ++k) values_[k] = at_[k] == null_ ? nullptr : text_.data() + at_[k];
+    }
+    int size() const noexcept { return static_cast<int>(values_.size()); }
+    const char* const* values() const noexcept { return values_.data(); }
+
+private:
+    static constexpr std::size_t null_ = static_cast<std::size_t>(-1);
+    std::string text_;
+    std::vector<std::size_t> at_;
+    std::vector<const char*> values_;
+};
+
+// ---- errors --------------------------------------------------------------------------------
+
+std::string field_of(const PGresult* r, int code) {
+    const char* f = r ? PQresultErrorField(r, code) : nullptr;
+    return f ? f : "";
+}
+
+[[noreturn]] void raise(PGconn* conn, const PGresult* r, std::string_view sql) {
+    std::string message = r ? PQresultErrorMessage(r) : "";
+    if (message.empty()) message = PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    const std::string state = field_of(r, PG_DIAG_SQLSTATE);
+    const std::string text = message + (state.empty() ? "" : " [SQLSTATE " + state + "]") + " in: " + std::string(sql);
+    if (PQstatus(conn) == CONNECTION_BAD || state.starts_with("08") || state == "57P01" || state == "57P02" ||
+        state == "57P03") {
+        if (sql == "COMMIT")
+            throw InDoubt("the connection was lost during COMMIT: the transaction may or may not have been committed: " +
+                              message,
+                          std::string(sql), state);
+        throw ConnectionError("PostgreSQL connection lost: " + text);
+    }
     auto constraint = [&](ConstraintKind kind) {
         std::vector<std::string> columns;
-        if (auto c = field(message, "COLUMN NAME:"); !c.empty()) columns.push_back(c);
-        throw ConstraintError(kind, field(message, "CONSTRAINT NAME:"), field(message, "TABLE NAME:"), std::move(columns),
-                              text, std::string(sql), state);
+        if (auto c = field_of(r, PG_DIAG_COLUMN_NAME); !c.empty()) columns.push_back(std::move(c));
+        throw ConstraintError(kind, field_of(r, PG_DIAG_CONSTRAINT_NAME), field_of(r, PG_DIAG_TABLE_NAME),
+                              std::move(columns), text, std::string(sql), state);
     };
     if (state == "23505") constraint(ConstraintKind::unique);
     if (state == "23503") constraint(ConstraintKind::foreign_key);
@@ -120,52 +172,32 @@ std::string field(std::string_view message, std::string_view label) {
     if (state == "57014") throw StatementTimeout(text, std::string(sql), state);
     if (state == "40001") throw SerializationFailure(text, std::string(sql), state);
     if (state == "40P01") throw Deadlock(text, std::string(sql), state);
-    if (state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03")
-        throw ConnectionError(text);
+    if (state == "40003") throw InDoubt(text, std::string(sql), state);
     throw DatabaseError(text, std::string(sql), state);
 }
 
-// Runs f, turning libpqxx's exceptions into quarry's family.
-template <class F>
-decltype(auto) guarded(std::string_view sql, F&& f) {
-    try {
-        return f();
-    } catch (const pqxx::sql_error& e) {
-        raise(e, sql);
-    } catch (const pqxx::serialization_failure& e) {
-        // libpqxx 6.4 raises these without a SQLSTATE (DESIGN §7): the type is the code.
-        throw SerializationFailure(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40001");
-    } catch (const pqxx::deadlock_detected& e) {
-        throw Deadlock(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40P01");
-    } catch (const pqxx::in_doubt_error& e) {
-        throw InDoubt(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "");
-    } catch (const pqxx::statement_completion_unknown& e) {
-        throw InDoubt(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "40003");
-    } catch (const pqxx::broken_connection& e) {
-        throw ConnectionError(std::string("PostgreSQL connection lost: ") + e.what());
-    } catch (const pqxx::failure& e) {
-        // serialization_failure, deadlock_detected, ... carry no SQLSTATE in libpqxx 6.4 (DESIGN §7).
-        throw DatabaseError(std::string(e.what()) + " in: " + std::string(sql), std::string(sql), "");
-    }
-}
+// ---- rows ----------------------------------------------------------------------------------
 
 class PgRow final : public core::Row {
 public:
-    const pqxx::result* result = nullptr;
-    pqxx::result::size_type at = 0;
+    const PGresult* result = nullptr;
+    int at = 0;
 
-    std::uint32_t size() const noexcept override { return static_cast<std::uint32_t>(result->columns()); }
-    std::string_view name(std::uint32_t i) const override { return result->column_name(i); }
-    bool is_null(std::uint32_t i) const override { return field(i).is_null(); }
+    std::uint32_t size() const noexcept override { return static_cast<std::uint32_t>(PQnfields(result)); }
+    std::string_view name(std::uint32_t i) const override {
+        const char* n = PQfname(result, static_cast<int>(i));
+        return n ? n : "";
+    }
+    bool is_null(std::uint32_t i) const override { return PQgetisnull(result, at, static_cast<int>(i)); }
     std::int64_t integer(std::uint32_t i) const override {
-        std::string_view t = text_of(i, "an integer");
+        std::string_view t = text_of(i);
         std::int64_t v = 0;
         auto r = std::from_chars(t.data(), t.data() + t.size(), v);
         if (r.ec != std::errc() || r.ptr != t.data() + t.size()) mismatch(i, "holds \"" + std::string(t) + "\", expected an integer");
         return v;
     }
     double real(std::uint32_t i) const override {
-        std::string_view t = text_of(i, "a number");
+        std::string_view t = text_of(i);
         if (t == "NaN") return std::nan("");
         if (t == "Infinity") return HUGE_VAL;
         if (t == "-Infinity") return -HUGE_VAL;
@@ -175,14 +207,14 @@ public:
         return v;
     }
     bool boolean(std::uint32_t i) const override {
-        std::string_view t = text_of(i, "a boolean");
+        std::string_view t = text_of(i);
         if (t == "t") return true;
         if (t == "f") return false;
         mismatch(i, "holds \"" + std::string(t) + "\", expected a boolean");
     }
-    std::string_view text(std::uint32_t i) const override { return text_of(i, "text"); }
+    std::string_view text(std::uint32_t i) const override { return text_of(i); }
     std::string_view blob(std::uint32_t i) const override {
-        std::string_view t = text_of(i, "a blob");
+        std::string_view t = text_of(i);
         if (!t.starts_with("\\x") || t.size() % 2) mismatch(i, "is not bytea in hex format");
         scratch_.clear();
         auto nibble = [&](char c) -> int {
@@ -195,56 +227,23 @@ public:
         return scratch_;
     }
     std::int64_t timestamp(std::uint32_t i) const override {
-        std::string_view t = text_of(i, "a timestamp");
+        std::string_view t = text_of(i);
         std::int64_t us = 0;
         if (!core::parse_timestamp(t, us)) mismatch(i, "holds \"" + std::string(t) + "\", not a UTC timestamp");
         return us;
     }
 
 private:
-    pqxx::field field(std::uint32_t i) const { return (*result)[at][static_cast<pqxx::row::size_type>(i)]; }
-    std::string_view text_of(std::uint32_t i, std::string_view what) const {
-        pqxx::field f = field(i);
-        if (f.is_null()) mismatch(i, "is NULL but the field is not optional");
-        (void)what;
-        return {f.c_str(), f.size()};
+    std::string_view text_of(std::uint32_t i) const {
+        const int c = static_cast<int>(i);
+        if (PQgetisnull(result, at, c)) [[unlikely]]
+            mismatch(i, "is NULL but the field is not optional");
+        return {PQgetvalue(result, at, c), static_cast<std::size_t>(PQgetlength(result, at, c))};
     }
     mutable std::string scratch_;
 };
 
-class PgConnection;
-
-class PgStatement final : public core::Statement {
-public:
-    PgStatement(PgConnection& c, std::string name, std::string sql) : conn_(c), name_(std::move(name)), sql_(std::move(sql)) {
-        row_.result = &result_;
-    }
-    ~PgStatement() override;
-    void bind(const std::vector<Value>& params) override;
-    bool step() override {
-        if (!ran_) run();
-        if (next_ >= result_.size()) return false;
-        row_.at = next_++;
-        return true;
-    }
-    const core::Row& row() const noexcept override { return row_; }
-    void reset() noexcept override {
-        result_ = pqxx::result();
-        ran_ = false;
-        next_ = 0;
-    }
-    std::int64_t rows_affected() const noexcept override { return static_cast<std::int64_t>(result_.affected_rows()); }
-
-private:
-    void run();
-    PgConnection& conn_;
-    std::string name_, sql_;
-    std::vector<PgParam> params_;
-    pqxx::result result_;
-    PgRow row_;
-    bool ran_ = false;
-    pqxx::result::size_type next_ = 0;
-};
+// ---- connection ----------------------------------------------------------------------------
 
 class PgConnection final : public core::Connection {
 public:
@@ -256,139 +255,184 @@ public:
         } catch (const std::exception& e) {  // libpq rejects a malformed connection string here
             throw InvalidUrl(std::string("invalid PostgreSQL connection string: ") + e.what());
         }
-        conn_->set_verbosity(pqxx::connection_base::verbose);
         // A broken connection must stay broken: libpqxx would otherwise reconnect silently,
         // dropping session state (time zone, search_path) and any open transaction (DESIGN §7).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         conn_->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-        tx_.emplace(*conn_);
+        try {
+            pg_ = RawConnection::of(*conn_);
+        } catch (const pqxx::broken_connection& e) {
+            throw ConnectionError(std::string("PostgreSQL connection lost: ") + e.what());
+        }
+        PQsetErrorVerbosity(pg_, PQERRORS_DEFAULT);  // the fields come from PQresultErrorField
         execute("SET TIME ZONE 'UTC'");
     }
-    ~PgConnection() override {
-        tx_.reset();
-        conn_.reset();
-    }
     const core::Dialect& dialect() const noexcept override { return core::postgres(); }
-    std::unique_ptr<core::Statement> prepare(std::string_view sql) override {
-        std::string name = "quarry_" + std::to_string(++counter_);
-        std::string text(sql);
-        tracked(sql, [&] {
-            conn_->prepare(name, text);
-            conn_->prepare_now(name);  // bad SQL fails here, not at the first execution
-            return pqxx::result();
-        });
-        return std::make_unique<PgStatement>(*this, std::move(name), std::move(text));
-    }
+    std::unique_ptr<core::Statement> prepare(std::string_view sql) override;
     void execute(std::string_view sql) override {
         std::string text(sql);
-        if (text == "COMMIT" && failed_) {
+        if (text == "COMMIT" && PQtransactionStatus(pg_) == PQTRANS_INERROR) {
             // PostgreSQL would answer this COMMIT with ROLLBACK and no error: the caller would
             // believe its writes were kept. End the transaction and say what happened.
-            tracked(text, [&] { return tx_->exec("ROLLBACK"); });
-            in_transaction_ = failed_ = false;
+            exec("ROLLBACK");
+            ++scope_;
             throw DatabaseError("COMMIT refused: a statement of this transaction failed earlier, so PostgreSQL "
                                 "discarded all of it (run such statements in a nested transaction to keep the rest)",
                                 text, "25P02");
         }
-        tracked(text, [&] { return tx_->exec(text); });
-        if (text.starts_with("BEGIN")) {
-            in_transaction_ = true;
-            failed_ = false;
-        } else if (text == "COMMIT" || text == "ROLLBACK") {
-            in_transaction_ = failed_ = false;
-        } else if (text.starts_with("ROLLBACK TO SAVEPOINT")) {
-            failed_ = false;  // back to a point before the failure: the transaction is usable again
-        }
+        exec(text);
+        if (text.starts_with("BEGIN") || text == "COMMIT" || text.starts_with("ROLLBACK")) ++scope_;
     }
     std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t batch,
                                               bool in_transaction) override;
-    pqxx::result exec(const std::string& sql) {
-        return tracked(sql, [&] { return tx_->exec(sql); });
+
+    Result exec(const std::string& sql) {
+        alive(sql);
+        return checked(PQexec(pg_, sql.c_str()), sql);
     }
-    pqxx::result exec_params(const std::string& sql, const std::vector<PgParam>& params) {
-        return tracked(sql, [&] { return tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(params)); });
+    Result exec_params(const std::string& sql, const Params& p) {
+        alive(sql);
+        return checked(PQexecParams(pg_, sql.c_str(), p.size(), nullptr, p.values(), nullptr, nullptr, 0), sql);
     }
-    pqxx::result exec_prepared(const std::string& name, const std::vector<PgParam>& params, std::string_view sql) {
-        return tracked(sql, [&] { return tx_->exec_prepared(name, pqxx::prepare::make_dynamic_params(params)); });
+    Result exec_prepared(const std::string& name, const Params& p, std::string_view sql) {
+        alive(sql);
+        return checked(PQexecPrepared(pg_, name.c_str(), p.size(), p.values(), nullptr, nullptr, 0), sql);
     }
-    void reprepare(const std::string& name, const std::string& sql) {
-        unprepare(name);
-        tracked(sql, [&] {
-            conn_->prepare(name, sql);
-            conn_->prepare_now(name);
-            return pqxx::result();
-        });
+    void prepare_as(const std::string& name, const std::string& sql) {
+        alive(sql);
+        checked(PQprepare(pg_, name.c_str(), sql.c_str(), 0, nullptr), sql);
     }
     void unprepare(const std::string& name) noexcept {
-        try {
-            conn_->unprepare(name);
-        } catch (...) {
+        // Best effort: inside a failed transaction the server refuses, and the statement stays
+        // prepared (under a name never reused) until the connection closes.
+        if (PQstatus(pg_) == CONNECTION_OK) PQclear(PQexec(pg_, ("DEALLOCATE " + name).c_str()));
+    }
+    // Changes whenever a transaction or savepoint begins or ends: a cursor declared in one is
+    // gone once it changes, and closing it then would fail (and abort the transaction around).
+    std::uint64_t scope() const noexcept { return scope_; }
+    bool usable() const noexcept { return PQstatus(pg_) == CONNECTION_OK; }
+
+private:
+    void alive(std::string_view sql) const {
+        if (PQstatus(pg_) != CONNECTION_OK)
+            throw ConnectionError("PostgreSQL connection lost (quarry does not reconnect a session): cannot run " +
+                                  std::string(sql));
+    }
+    Result checked(PGresult* raw, std::string_view sql) {
+        Result r(raw);
+        const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) return r;
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+            end_copy();
+            throw UnsupportedFeature("postgres", "COPY through quarry (use libpq directly for bulk copies)");
         }
+        raise(pg_, r.get(), sql);
+    }
+    // Leaves COPY mode so that the connection stays usable.
+    void end_copy() noexcept {
+        PQputCopyEnd(pg_, "COPY is not supported by quarry");
+        char* row = nullptr;
+        while (PQgetCopyData(pg_, &row, 0) > 0) PQfreemem(row);
+        while (PGresult* r = PQgetResult(pg_)) PQclear(r);
+    }
+
+    std::optional<pqxx::connection> conn_;  // owns pg_
+    PGconn* pg_ = nullptr;
+    std::uint64_t counter_ = 0;
+    std::uint64_t scope_ = 0;
+
+    std::string next_name(std::string_view prefix) { return std::string(prefix) + std::to_string(++counter_); }
+};
+
+// ---- statements ----------------------------------------------------------------------------
+
+class PgStatement final : public core::Statement {
+public:
+    PgStatement(PgConnection& c, std::string name, std::string sql) : conn_(c), name_(std::move(name)), sql_(std::move(sql)) {}
+    ~PgStatement() override { conn_.unprepare(name_); }
+    void bind(const std::vector<Value>& params) override {
+        reset();
+        params_.assign(params, sql_);
+    }
+    bool step() override {
+        if (!result_) run();
+        if (next_ >= rows_) return false;
+        row_.at = next_++;
+        return true;
+    }
+    const core::Row& row() const noexcept override { return row_; }
+    void reset() noexcept override {
+        result_.reset();
+        next_ = rows_ = 0;
+    }
+    std::int64_t rows_affected() const noexcept override {
+        if (!result_) return 0;
+        const char* n = PQcmdTuples(result_.get());
+        std::int64_t v = 0;
+        (void)std::from_chars(n, n + std::strlen(n), v);
+        return v;
     }
 
 private:
-    // Any failure inside a transaction block aborts it on the server; remember that for COMMIT.
-    template <class F>
-    pqxx::result tracked(std::string_view sql, F&& f) {
+    void run() {
         try {
-            return guarded(sql, [&] { return pqxx::result(f()); });
-        } catch (const Error&) {
-            if (in_transaction_) failed_ = true;
-            throw;
+            result_ = conn_.exec_prepared(name_, params_, sql_);
+        } catch (const DatabaseError& e) {
+            // A schema change altered the statement's result type ("cached plan must not change
+            // result type"): prepare it again, once. Inside a transaction the error has already
+            // aborted it, and the retry reports that instead.
+            if (e.code() != "0A000") throw;
+            conn_.unprepare(name_);
+            conn_.prepare_as(name_, sql_);
+            result_ = conn_.exec_prepared(name_, params_, sql_);
         }
+        row_.result = result_.get();
+        rows_ = PQntuples(result_.get());
+        next_ = 0;
     }
-    bool in_transaction_ = false;
-    bool failed_ = false;
-    std::optional<pqxx::connection> conn_;
-    // quarry issues BEGIN / SAVEPOINT / COMMIT itself (DESIGN §7), so everything goes through
-    // one nontransaction: libpqxx then never wraps or reorders our statements.
-    std::optional<pqxx::nontransaction> tx_;
-    std::uint64_t counter_ = 0;
+    PgConnection& conn_;
+    std::string name_, sql_;
+    Params params_;
+    Result result_;
+    PgRow row_;
+    int next_ = 0, rows_ = 0;
 };
 
-PgStatement::~PgStatement() { conn_.unprepare(name_); }
-
-void to_text(const std::vector<Value>& params, std::vector<PgParam>& out) {
-    out.resize(params.size());
-    for (std::size_t k = 0; k < params.size(); ++k) {
-        PgParam& p = out[k];
-        p.null = params[k].kind == ValueKind::null;
-        p.text.clear();
-        if (params[k].kind == ValueKind::array)
-            append_array(p.text, params[k]);
-        else
-            append_scalar(p.text, params[k]);
-    }
+std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
+    std::string name = next_name("quarry_");
+    std::string text(sql);
+    prepare_as(name, text);  // bad SQL fails here, not at the first execution
+    return std::make_unique<PgStatement>(*this, std::move(name), std::move(text));
 }
 
-void PgStatement::bind(const std::vector<Value>& params) {
-    reset();
-    to_text(params, params_);
-}
+// ---- cursors -------------------------------------------------------------------------------
 
 // DECLARE ... NO SCROLL CURSOR, then FETCH FORWARD `batch` at a time (DESIGN §7: libpqxx 6.4's
-// stream_from is unsafe with a column list, and its single-row mode is out of reach).
+// stream_from is unsafe with a column list).
 class PgCursor final : public core::Cursor {
 public:
-    PgCursor(PgConnection& c, std::string name, std::uint32_t batch) : conn_(c), name_(std::move(name)), batch_(batch) {
-        row_.result = &result_;
-    }
+    PgCursor(PgConnection& c, std::string name, std::uint32_t batch, std::optional<std::uint64_t> scope)
+        : conn_(c), name_(std::move(name)), batch_(batch), scope_(scope) {}
     ~PgCursor() override {
+        // A cursor declared in a transaction ended with it; a WITH HOLD one lives until closed.
+        if (!conn_.usable() || (scope_ && *scope_ != conn_.scope())) return;
         try {
             conn_.exec("CLOSE " + name_);
         } catch (...) {
-            // The transaction already failed or ended; the cursor went with it.
+            // The transaction around failed earlier; the cursor goes when it ends.
         }
     }
     bool next() override {
-        if (next_ >= result_.size()) {
+        if (next_ >= rows_) {
             if (exhausted_) return false;
             result_ = conn_.exec("FETCH FORWARD " + std::to_string(batch_) + " FROM " + name_);
+            row_.result = result_.get();
+            rows_ = PQntuples(result_.get());
             next_ = 0;
-            exhausted_ = result_.size() < batch_;
-            if (result_.empty()) return false;
+            exhausted_ = static_cast<std::uint32_t>(rows_) < batch_;
+            if (rows_ == 0) return false;
         }
         row_.at = next_++;
         return true;
@@ -399,51 +443,37 @@ private:
     PgConnection& conn_;
     std::string name_;
     std::uint32_t batch_;
-    pqxx::result result_;
+    std::optional<std::uint64_t> scope_;  // empty: WITH HOLD
+    Result result_;
     PgRow row_;
-    pqxx::result::size_type next_ = 0;
+    int next_ = 0, rows_ = 0;
     bool exhausted_ = false;
 };
 
 std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, const std::vector<Value>& params,
                                                          std::uint32_t batch, bool in_transaction) {
-    std::string name = "quarry_cursor_" + std::to_string(++counter_);
-    std::vector<PgParam> text;
-    to_text(params, text);
+    std::string name = next_name("quarry_cursor_");
+    Params text;
+    text.assign(params, sql);
     if (in_transaction) {
         exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
-    } else {
-        // Outside a transaction: a WITH HOLD cursor, declared in a transaction of its own, so
-        // that statements run while the stream is read commit as they would without it. The
-        // server keeps the result; the client still reads it in batches.
-        execute("BEGIN");
-        try {
-            exec_params("DECLARE " + name + " NO SCROLL CURSOR WITH HOLD FOR " + std::string(sql), text);
-            execute("COMMIT");
-        } catch (...) {
-            try {
-                execute("ROLLBACK");
-            } catch (...) {
-            }
-            throw;
-        }
+        return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000, scope_);
     }
-    return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000);
-}
-
-void PgStatement::run() {
+    // Outside a transaction: a WITH HOLD cursor, declared in a transaction of its own, so that
+    // statements run while the stream is read commit as they would without it. The server keeps
+    // the result; the client still reads it in batches.
+    execute("BEGIN");
     try {
-        result_ = conn_.exec_prepared(name_, params_, sql_);
-    } catch (const DatabaseError& e) {
-        // A schema change altered the statement's result type ("cached plan must not change
-        // result type"): prepare it again, once. Inside a transaction the error has already
-        // aborted it, and the retry reports that instead.
-        if (e.code() != "0A000") throw;
-        conn_.reprepare(name_, sql_);
-        result_ = conn_.exec_prepared(name_, params_, sql_);
+        exec_params("DECLARE " + name + " NO SCROLL CURSOR WITH HOLD FOR " + std::string(sql), text);
+        execute("COMMIT");
+    } catch (...) {
+        try {
+            execute("ROLLBACK");
+        } catch (...) {
+        }
+        throw;
     }
-    ran_ = true;
-    next_ = 0;
+    return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000, std::nullopt);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -80,6 +81,8 @@ void split_columns(std::string_view detail, std::string& table, std::vector<std:
     throw DatabaseError(text, std::string(sql), code);
 }
 
+// Each getter reads the column's sqlite3_value once: its type for the typed DecodeError, then
+// its payload (the sqlite3_column_* functions would look the column up twice).
 class SqliteRow final : public core::Row {
 public:
     sqlite3_stmt* stmt = nullptr;
@@ -89,15 +92,16 @@ public:
         const char* n = sqlite3_column_name(stmt, static_cast<int>(i));
         return n ? n : "";
     }
-    bool is_null(std::uint32_t i) const override { return type(i) == SQLITE_NULL; }
+    bool is_null(std::uint32_t i) const override { return sqlite3_value_type(value(i)) == SQLITE_NULL; }
     std::int64_t integer(std::uint32_t i) const override {
-        expect(i, SQLITE_INTEGER, "an integer");
-        return sqlite3_column_int64(stmt, static_cast<int>(i));
+        sqlite3_value* v = value(i);
+        expect(i, v, SQLITE_INTEGER, "an integer");
+        return sqlite3_value_int64(v);
     }
     double real(std::uint32_t i) const override {
-        int t = type(i);
-        if (t != SQLITE_FLOAT && t != SQLITE_INTEGER) expect(i, SQLITE_FLOAT, "a number");
-        return sqlite3_column_double(stmt, static_cast<int>(i));
+        sqlite3_value* v = value(i);
+        if (sqlite3_value_type(v) != SQLITE_INTEGER) expect(i, v, SQLITE_FLOAT, "a number");
+        return sqlite3_value_double(v);
     }
     bool boolean(std::uint32_t i) const override {
         std::int64_t v = integer(i);
@@ -105,14 +109,16 @@ public:
         return v == 1;
     }
     std::string_view text(std::uint32_t i) const override {
-        expect(i, SQLITE_TEXT, "text");
-        auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, static_cast<int>(i)));
-        return {p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, static_cast<int>(i)))};
+        sqlite3_value* v = value(i);
+        expect(i, v, SQLITE_TEXT, "text");
+        auto p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+        return {p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v))};
     }
     std::string_view blob(std::uint32_t i) const override {
-        expect(i, SQLITE_BLOB, "a blob");
-        auto p = static_cast<const char*>(sqlite3_column_blob(stmt, static_cast<int>(i)));
-        return {p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, static_cast<int>(i)))};
+        sqlite3_value* v = value(i);
+        expect(i, v, SQLITE_BLOB, "a blob");
+        auto p = static_cast<const char*>(sqlite3_value_blob(v));
+        return {p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v))};
     }
     std::int64_t timestamp(std::uint32_t i) const override {
         std::int64_t us = 0;
@@ -122,11 +128,14 @@ public:
     }
 
 private:
-    int type(std::uint32_t i) const { return sqlite3_column_type(stmt, static_cast<int>(i)); }
-    void expect(std::uint32_t i, int wanted, std::string_view what) const {
+    sqlite3_value* value(std::uint32_t i) const { return sqlite3_column_value(stmt, static_cast<int>(i)); }
+    void expect(std::uint32_t i, sqlite3_value* v, int wanted, std::string_view what) const {
+        const int t = sqlite3_value_type(v);
+        if (t != wanted) [[unlikely]]
+            wrong_type(i, t, what);
+    }
+    [[noreturn]] void wrong_type(std::uint32_t i, int t, std::string_view what) const {
         static constexpr const char* names[] = {"", "an integer", "a real", "text", "a blob", "NULL"};
-        int t = type(i);
-        if (t == wanted) return;
         if (t == SQLITE_NULL) mismatch(i, "is NULL but the field is not optional");
         mismatch(i, std::string("holds ") + names[t] + ", expected " + std::string(what));
     }
@@ -151,13 +160,19 @@ public:
                 case ValueKind::null: rc = sqlite3_bind_null(s, at); break;
                 case ValueKind::boolean:
                 case ValueKind::integer: rc = sqlite3_bind_int64(s, at, v.i); break;
-                case ValueKind::real: rc = sqlite3_bind_double(s, at, v.d); break;
+                case ValueKind::real:
+                    // SQLite would store NaN as NULL: refuse it rather than lose the value.
+                    if (std::isnan(v.d)) throw QueryError("SQLite cannot store NaN (it would become NULL): parameter " +
+                                                          std::to_string(at) + " of: " + sql_);
+                    rc = sqlite3_bind_double(s, at, v.d);
+                    break;
                 // A null pointer would bind NULL: an empty value still needs an address.
                 case ValueKind::text: rc = sqlite3_bind_text64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC, SQLITE_UTF8); break;
                 case ValueKind::blob: rc = sqlite3_bind_blob64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC); break;
                 case ValueKind::timestamp: {
-                    std::string t = core::format_timestamp(v.i);
-                    rc = sqlite3_bind_text64(s, at, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                    char t[core::timestamp_text_max];
+                    const char* end = core::format_timestamp(v.i, t);
+                    rc = sqlite3_bind_text64(s, at, t, static_cast<sqlite3_uint64>(end - t), SQLITE_TRANSIENT, SQLITE_UTF8);
                     break;
                 }
                 case ValueKind::array: throw QueryError("SQLite cannot bind an array parameter: " + sql_);

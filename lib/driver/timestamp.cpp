@@ -33,12 +33,16 @@ bool read_digits(std::string_view s, std::size_t& at, int width, long& out) noex
 }  // namespace
 
 std::string format_timestamp(std::int64_t micros) {
+    char buf[timestamp_text_max];
+    return std::string(buf, format_timestamp(micros, buf));
+}
+
+char* format_timestamp(std::int64_t micros, char* buf) noexcept {
     const sys_time<microseconds> tp{microseconds(micros)};
     const auto day = floor<days>(tp);
     const year_month_day ymd{day};
     const auto in_day = tp - day;  // non-negative: floor above
     const long us = static_cast<long>(in_day.count());
-    char buf[32];
     char* p = buf;
     int y = static_cast<int>(ymd.year());
     if (y < 0 || y > 9999) {  // outside ISO's four digits: still exact, no longer ordered as text
@@ -60,7 +64,7 @@ std::string format_timestamp(std::int64_t micros) {
     *p++ = '.';
     put_digits(p, us % 1'000'000L, 6);
     *p++ = 'Z';
-    return std::string(buf, p);
+    return p;
 }
 
 bool parse_timestamp(std::string_view s, std::int64_t& micros) noexcept {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "quarry/core/session.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "quarry/core/mix.hpp"
 #include "quarry/errors.hpp"
 
@@ -97,6 +100,28 @@ Statement& Session::run(const Node& statement) {
     return bind(e, params_, false, start);
 }
 
+Statement& Session::run_fixed(std::uint64_t tag, const Lowerer& values, BuildFn build, const void* context) {
+    const auto start = now_if(telemetry_on());
+    params_.clear();
+    values.params_into(params_);
+    // A parameter's kind can change the SQL (and a prepared statement's parameter types), as
+    // it does in a shape key: NULL in an optional column is a different statement.
+    std::uint64_t key = mix(tag, 0xf1eed);
+    for (const Value& v : params_) key = mix(key, static_cast<std::uint64_t>(v.kind));
+    if (Entry* e = find(key)) return bind(*e, params_, true, start);
+    const NodePtr statement = build(context);
+    std::string sql;
+    std::vector<Value> rendered;
+    render_into(*statement, dialect(), &sql, rendered);
+    // Reals compare by bits: a NaN is bound as itself.
+    auto same = [](const Value& a, const Value& b) { return a.kind == ValueKind::real ? b.kind == a.kind && a.i == b.i : a == b; };
+    if (!std::equal(rendered.begin(), rendered.end(), params_.begin(), params_.end(), same))
+        throw std::logic_error("quarry: a fixed statement binds its parameters in another order than it renders them: " + sql);
+    Entry& e = add(key, sql, ParamPlan{});
+    e.source = source_of(*statement);
+    return bind(e, params_, false, start);
+}
+
 namespace {
 std::uint64_t text_hash(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
@@ -152,15 +177,48 @@ Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& para
 }
 
 Session::OpenStream Session::open_stream(const Node& statement, std::uint32_t batch) {
-    std::string sql;
-    std::vector<Value> params;
-    render_into(statement, dialect(), &sql, params);
     OpenStream s;
-    s.cursor = connection_->open_cursor(sql, params, batch, depth_ > 0);
+    s.timed = telemetry_on();
+    const auto start = now_if(s.timed);
+    std::vector<Value> params;
+    render_into(statement, dialect(), &s.sql, params);
+    const auto rendered = now_if(s.timed);
+    s.cursor = connection_->open_cursor(s.sql, params, batch, depth_ > 0);
+    if (s.timed) {
+        s.started = start;
+        s.event.params = static_cast<std::uint32_t>(params.size());
+        s.event.source = source_of(statement);
+        s.event.prepare = rendered - start;
+        s.event.execute = Clock::now() - rendered;
+    }
     return s;
 }
 
-void Session::end_stream(OpenStream& s) noexcept { s.cursor.reset(); }
+bool Session::next(OpenStream& s) {
+    if (!s.cursor) return false;
+    if (!s.timed) return s.cursor->next();
+    const auto t0 = Clock::now();
+    try {
+        const bool more = s.cursor->next();
+        s.event.execute += Clock::now() - t0;
+        s.event.rows += more;
+        return more;
+    } catch (...) {
+        s.event.failed = true;
+        throw;
+    }
+}
+
+void Session::end_stream(OpenStream& s) noexcept {
+    if (!s.cursor) return;
+    s.cursor.reset();
+    if (!s.timed || !sink_) return;
+    s.event.sql = s.sql;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.started);
+    s.event.decode = std::max(std::chrono::nanoseconds(0), elapsed - s.event.prepare - s.event.execute);
+    emit(s.event);
+    s.timed = false;
+}
 
 CacheStats Session::cache_stats() const noexcept {
     CacheStats s = stats_;
@@ -187,23 +245,40 @@ std::string begin_sql(const Dialect& d, const TxOptions& o) {
 }
 }  // namespace
 
+void Session::control(const std::string& sql) {
+    if (!sink_) return connection_->execute(sql);
+    QueryEvent e;
+    e.sql = sql;
+    const auto start = Clock::now();
+    try {
+        connection_->execute(sql);
+    } catch (...) {
+        e.failed = true;
+        e.execute = Clock::now() - start;
+        emit(e);
+        throw;
+    }
+    e.execute = Clock::now() - start;
+    emit(e);
+}
+
 void Session::begin(const TxOptions& options) {
     const TxOptions defaults;
     if (depth_ > 0 && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
         throw QueryError("transaction options apply to the outermost transaction only (a nested one is a savepoint)");
     if (depth_ == 0)
-        connection_->execute(begin_sql(dialect(), options));
+        control(begin_sql(dialect(), options));
     else
-        connection_->execute("SAVEPOINT " + savepoint_name(depth_));
+        control("SAVEPOINT " + savepoint_name(depth_));
     ++depth_;
 }
 
 void Session::commit() {
     if (depth_ == 0) throw QueryError("commit without a transaction");
     if (depth_ == 1)
-        connection_->execute("COMMIT");
+        control("COMMIT");
     else
-        connection_->execute("RELEASE SAVEPOINT " + savepoint_name(depth_ - 1));
+        control("RELEASE SAVEPOINT " + savepoint_name(depth_ - 1));
     --depth_;
 }
 
@@ -211,11 +286,11 @@ void Session::rollback() noexcept {
     if (depth_ == 0) return;
     try {
         if (depth_ == 1) {
-            connection_->execute("ROLLBACK");
+            control("ROLLBACK");
         } else {
             const std::string sp = savepoint_name(depth_ - 1);
-            connection_->execute("ROLLBACK TO SAVEPOINT " + sp);
-            connection_->execute("RELEASE SAVEPOINT " + sp);
+            control("ROLLBACK TO SAVEPOINT " + sp);
+            control("RELEASE SAVEPOINT " + sp);
         }
     } catch (const Error&) {
         // The database already ended the transaction (e.g. SQLite rolls back on some errors).

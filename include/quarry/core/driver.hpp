@@ -73,6 +73,9 @@ std::unique_ptr<Connection> connect(std::string_view url);
 // Timestamps as SQLite stores them: ISO-8601 text, UTC, always six fractional digits
 // ("2024-02-29T13:45:00.000001Z"), so text order is time order for years 0000-9999.
 std::string format_timestamp(std::int64_t micros);
+// The same into `out` (at least timestamp_text_max bytes, not NUL-terminated); returns the end.
+inline constexpr std::size_t timestamp_text_max = 32;
+char* format_timestamp(std::int64_t micros, char* out) noexcept;
 // Accepts what format_timestamp writes and the usual variants (space for T, fewer fractional
 // digits, no Z, "+00:00"). Returns false for anything else.
 bool parse_timestamp(std::string_view text, std::int64_t& micros) noexcept;

@@ -103,6 +103,9 @@ public:
     }
     void param_text(std::string_view s);
     void param_blob(std::string_view bytes);
+    // Appends the parameters bound so far to `out`, text and blob payloads pointing into this
+    // Lowerer: valid while it lives and nothing more is bound (a node is not needed to run them).
+    void params_into(std::vector<Value>& out) const;
     // IN-list values: between begin_list() and end_list(), param*() calls store values without ops;
     // begin_list() returns the index of the first, for the in_list op's `a`.
     std::uint32_t begin_list();

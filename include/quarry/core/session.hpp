@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quarry/core/driver.hpp"
+#include "quarry/core/lowerer.hpp"
 #include "quarry/core/render.hpp"
 #include "quarry/core/telemetry.hpp"
 
@@ -48,17 +49,30 @@ public:
     // `statement` inside other SQL text: `before` + its SQL + `after` (SELECT EXISTS(...),
     // an aggregate over it as a derived table, EXPLAIN). Its parameters, in its own order.
     Statement& run_wrapped(const Node& statement, std::string_view before, std::string_view after);
+    // A statement whose shape is fixed by the caller's C++ types (the Repo's insert, update,
+    // remove and get by key): `tag` names the shape, `values` holds its parameters in the order
+    // the rendered SQL binds them, and `build(context)` makes the statement value only when this
+    // session has not prepared it yet. Nothing is built, hashed or walked on a hit. On a miss the
+    // rendered parameters are checked against `values` (a mismatch is a quarry bug: logic_error).
+    using BuildFn = NodePtr (*)(const void* context);
+    Statement& run_fixed(std::uint64_t tag, const Lowerer& values, BuildFn build, const void* context);
     // Raw SQL with `?` placeholders (`??` is a literal question mark), cached by its text.
     Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;
 
     // A lazy cursor over `statement` (not cached: it is busy for as long as it is read). It
     // never holds a transaction open: statements run while it is read commit as they would
-    // without it. Release it with end_stream when done reading.
+    // without it. Read it with next(); release it with end_stream, which reports it to telemetry
+    // as one statement (rows read, time opening and fetching, time between fetches as decode).
     struct OpenStream {
         std::unique_ptr<Cursor> cursor;
+        bool timed = false;
+        std::string sql;
+        QueryEvent event;
+        std::chrono::steady_clock::time_point started;
     };
     OpenStream open_stream(const Node& statement, std::uint32_t batch);
+    bool next(OpenStream& s);
     void end_stream(OpenStream& s) noexcept;
 
     // Every statement run from now on is reported to `sink` (empty: telemetry off, no clock reads).
@@ -69,7 +83,8 @@ public:
     void emit(const QueryEvent& e) const noexcept;
 
     // Transactions: the outermost is BEGIN/COMMIT/ROLLBACK, nested ones are savepoints that
-    // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted).
+    // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted). Each
+    // statement they issue is a telemetry event.
     void begin(const TxOptions& options = {});
     void commit();
     void rollback() noexcept;  // best effort: used while unwinding
@@ -86,6 +101,7 @@ private:
     // Binds, and with telemetry on records the pending event.
     Statement& bind(Entry& e, const std::vector<Value>& params, bool hit, std::chrono::steady_clock::time_point start);
     Entry* find(std::uint64_t key);
+    void control(const std::string& sql);  // BEGIN, SAVEPOINT, COMMIT, ...
     Entry& add(std::uint64_t key, const std::string& sql, ParamPlan plan);
     // The parameters of a cached statement: through its plan, or a parameters-only render.
     void collect(const Node& statement, const Entry& e);

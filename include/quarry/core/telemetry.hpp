@@ -27,7 +27,8 @@ using TelemetrySink = std::function<void(const QueryEvent&)>;
 // A ready sink: one line per event on stderr, only for events that took at least `slow`
 // (zero: every event). Lines look like
 //   quarry: 1.204 ms (prepare 0.000, execute 1.100, decode 0.104) rows=3 params=1 hit users: SELECT ...
-// Streams, and the BEGIN / SAVEPOINT / COMMIT a transaction issues, produce no events.
+// A stream is one event, reported when it ends; each BEGIN / SAVEPOINT / COMMIT / ROLLBACK a
+// transaction issues is one too (no parameters, no source).
 TelemetrySink stderr_logger(std::chrono::nanoseconds slow = std::chrono::nanoseconds(0));
 
 }  // namespace quarry::core
