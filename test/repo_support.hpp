@@ -123,3 +123,17 @@ inline void check_upsert(quarry::Repo& repo) {
     CHECK_THROWS_AS(repo.upsert(clash, &User::id), quarry::ConstraintError);
     CHECK(repo.get<User>(again.id)->email == "changed@x");
 }
+
+// Repo::update_all and Repo::delete_all change exactly the rows the query selects.
+inline void check_bulk_writes(quarry::Repo& repo) {
+    using quarry::col;
+    using quarry::from;
+    for (int i = 0; i < 4; ++i) repo.insert(make_user("b" + std::to_string(i), std::to_string(i) + "@bulk", i));
+    CHECK(repo.update_all(from<User>() | where(col(&User::age) >= 2), quarry::set(&User::active, false)) == 2);
+    CHECK(repo.count(from<User>() | where(col(&User::active) == false)) == 2);
+    CHECK(repo.update_all(from<User>() | where(col(&User::age) > 99), quarry::set(&User::active, false)) == 0);
+    CHECK(repo.delete_all(from<User>() | where(col(&User::active) == false)) == 2);
+    CHECK(repo.count(from<User>()) == 2);
+    CHECK(repo.delete_all(from<User>()) == 2);
+    CHECK(repo.count(from<User>()) == 0);
+}

@@ -227,6 +227,13 @@ TEST_CASE("PostgreSQL: insert, get, update and remove prepare once per type, the
     check_fixed_statements(db.repo);
 }
 
+TEST_CASE("PostgreSQL: update_all and delete_all change exactly the rows the query selects") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    check_bulk_writes(db.repo);
+}
+
 TEST_CASE("PostgreSQL: upsert inserts, or replaces the row it conflicts with, and returns the row as stored") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

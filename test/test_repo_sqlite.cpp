@@ -305,6 +305,12 @@ TEST_CASE("insert, get, update and remove prepare once per type, then bind the r
     check_fixed_statements(repo);
 }
 
+TEST_CASE("update_all and delete_all change exactly the rows the query selects") {
+    TempDb db;
+    Repo repo = canonical(db);
+    check_bulk_writes(repo);
+}
+
 TEST_CASE("upsert inserts, or replaces the row it conflicts with, and returns the row as stored") {
     TempDb db;
     Repo repo = canonical(db);

@@ -167,7 +167,10 @@ public:
         static_assert(!std::is_void_v<typename Q::row_type>, "quarry: this statement returns no rows (add returning(...))");
         std::vector<typename Q::row_type> rows;
         core::StatementRun run(*session_, *q.node());
-        while (run.step()) rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
+        if (!run.step()) return rows;
+        rows.reserve(run.rows_known());
+        do rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
+        while (run.step());
         return rows;
     }
 
@@ -281,7 +284,7 @@ public:
         constexpr std::size_t n = std::tuple_size_v<decltype(table_traits<T>::primary_key)>;
         static_assert(n > 0, "quarry: get needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
-        core::Lowerer values;
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};
         (value_traits<stored_t<const K&>>::bind(values, key), ...);
         core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
             if constexpr (n == 1) {
@@ -301,7 +304,7 @@ public:
     // INSERT the row; returns it as stored, with database-generated fields filled.
     template <schema T>
     T insert(const T& row) {
-        core::Lowerer values;
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
         core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
         if (!run.step()) throw NoResults("insert: the database returned no row");
@@ -314,7 +317,7 @@ public:
     template <schema T, class... M>
     T upsert(const T& row, M T::*... target) {
         static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
-        core::Lowerer values;
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
         std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
         ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
@@ -346,7 +349,7 @@ public:
     // UPDATE every non-key column by primary key; NoResults when no row has that key.
     template <schema T>
     void update(const T& row) {
-        core::Lowerer values;  // SET values, then the key: the order the statement renders them
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
         detail::for_each_member<T>([&](auto mp, const char*) {
             if (!column_info(mp).primary_key) bind_member(values, row.*mp);
         });
@@ -358,10 +361,21 @@ public:
     // DELETE by primary key; NoResults when no row has that key.
     template <schema T>
     void remove(const T& row) {
-        core::Lowerer values;
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};
         bind_key(values, row);
         if (run_write(fixed(detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
             throw NoResults("remove: no " + table_info<T>().name + " row has this primary key");
+    }
+
+    // UPDATE ... SET for every row the query selects; returns the number of rows changed.
+    template <class R, class S, class... A>
+    std::int64_t update_all(const Query<R, S>& q, A... assigns) {
+        return execute(quarry::update_all(q, std::move(assigns)...));
+    }
+    // DELETE every row the query selects; returns the number of rows deleted.
+    template <class R, class S>
+    std::int64_t delete_all(const Query<R, S>& q) {
+        return execute(quarry::delete_all(q));
     }
 
     // Runs a write statement; returns the number of rows it changed.

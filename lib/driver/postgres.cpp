@@ -8,6 +8,7 @@
 // system call after each statement, and reports serialisation failures and deadlocks without
 // their SQLSTATE or the constraint, table and column of an error. libpq's PGresult gives all of
 // that directly (docs/performance.md has the measurements that led here).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -44,54 +45,73 @@ using Result = std::unique_ptr<PGresult, ClearResult>;
 
 // ---- parameters ----------------------------------------------------------------------------
 
-void append_scalar(std::string& out, const Value& v) {
-    char buf[64];
+// The most bytes a scalar's text can take (before its NUL).
+std::size_t text_bound(const Value& v) {
     switch (v.kind) {
-        case ValueKind::boolean: out += v.i ? "true" : "false"; break;
-        case ValueKind::integer: out.append(buf, std::to_chars(buf, buf + sizeof buf, v.i).ptr); break;
+        case ValueKind::null: return 0;
+        case ValueKind::boolean: return 5;
+        case ValueKind::integer: return 20;
+        case ValueKind::real: return 32;
+        case ValueKind::text: return v.size;
+        case ValueKind::blob: return 2 + 2 * std::size_t{v.size};
+        case ValueKind::timestamp: return core::timestamp_text_max;
+        case ValueKind::array: break;
+    }
+    std::size_t n = 2;  // {}
+    for (std::uint32_t k = 0; k < v.size; ++k) n += 2 * text_bound(v.items[k]) + 4;  // quoted, escaped, comma or NULL
+    return n;
+}
+
+// Writes a scalar in PostgreSQL's text input format; returns the end.
+char* write_scalar(char* p, const Value& v) {
+    switch (v.kind) {
+        case ValueKind::boolean: return v.i ? std::copy_n("true", 4, p) : std::copy_n("false", 5, p);
+        case ValueKind::integer: return std::to_chars(p, p + 20, v.i).ptr;
         case ValueKind::real:
-            if (std::isnan(v.d)) out += "NaN";
-            else if (std::isinf(v.d)) out += v.d > 0 ? "Infinity" : "-Infinity";
-            else out.append(buf, std::to_chars(buf, buf + sizeof buf, v.d).ptr);
-            break;
-        case ValueKind::text: out.append(v.s, v.size); break;
+            if (std::isnan(v.d)) return std::copy_n("NaN", 3, p);
+            if (std::isinf(v.d)) return v.d > 0 ? std::copy_n("Infinity", 8, p) : std::copy_n("-Infinity", 9, p);
+            return std::to_chars(p, p + 32, v.d).ptr;
+        case ValueKind::text: return v.size ? std::copy_n(v.s, v.size, p) : p;
         case ValueKind::blob: {
             static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
+            *p++ = '\\';
+            *p++ = 'x';
             for (std::uint32_t k = 0; k < v.size; ++k) {
                 auto b = static_cast<unsigned char>(v.s[k]);
-                out += hex[b >> 4];
-                out += hex[b & 15];
+                *p++ = hex[b >> 4];
+                *p++ = hex[b & 15];
             }
-            break;
+            return p;
         }
-        case ValueKind::timestamp: out.append(buf, core::format_timestamp(v.i, buf)); break;
+        case ValueKind::timestamp: return core::format_timestamp(v.i, p);
         case ValueKind::null:
         case ValueKind::array: break;
     }
+    return p;
 }
 
 // An array parameter as a PostgreSQL array literal: {1,2,3} or {"a","b\"c",NULL}.
-void append_array(std::string& out, const Value& v) {
-    out += '{';
-    std::string text;
+char* write_array(char* p, const Value& v) {
+    *p++ = '{';
+    std::string item;
     for (std::uint32_t k = 0; k < v.size; ++k) {
-        if (k) out += ',';
-        const Value& item = v.items[k];
-        if (item.kind == ValueKind::null) {
-            out += "NULL";
+        if (k) *p++ = ',';
+        const Value& e = v.items[k];
+        if (e.kind == ValueKind::null) {
+            p = std::copy_n("NULL", 4, p);
             continue;
         }
-        text.clear();
-        append_scalar(text, item);
-        out += '"';
-        for (char c : text) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
+        item.resize(text_bound(e));
+        item.resize(static_cast<std::size_t>(write_scalar(item.data(), e) - item.data()));
+        *p++ = '"';
+        for (char c : item) {
+            if (c == '"' || c == '\\') *p++ = '\\';
+            *p++ = c;
         }
-        out += '"';
+        *p++ = '"';
     }
-    out += '}';
+    *p++ = '}';
+    return p;
 }
 
 bool holds_nul(const Value& v) {
@@ -103,36 +123,39 @@ bool holds_nul(const Value& v) {
 }
 
 // Parameters in libpq's text format: NUL-terminated texts in one buffer, NULL as a null pointer.
+// The buffer is sized from an upper bound first, so values are written straight into it.
 class Params {
 public:
     void assign(const std::vector<Value>& params, std::string_view sql) {
-        text_.clear();
-        at_.resize(params.size());
+        std::size_t bound = 0;
+        for (const Value& v : params) bound += text_bound(v) + 1;
+        if (bound > capacity_) {
+            text_ = std::make_unique<char[]>(bound);
+            capacity_ = bound;
+        }
+        values_.resize(params.size());
+        char* p = text_.get();
         for (std::size_t k = 0; k < params.size(); ++k) {
             const Value& v = params[k];
             if (v.kind == ValueKind::null) {
-                at_[k] = null_;
+                values_[k] = nullptr;
                 continue;
             }
             // PostgreSQL text cannot hold a NUL byte, and libpq would cut the value there.
             if (holds_nul(v))
                 throw QueryError("PostgreSQL text cannot contain a NUL byte (store such data as a blob): parameter " +
                                  std::to_string(k + 1) + " of: " + std::string(sql));
-            at_[k] = text_.size();
-            if (v.kind == ValueKind::array) append_array(text_, v);
-            else append_scalar(text_, v);
-            text_ += '\0';
+            values_[k] = p;
+            p = v.kind == ValueKind::array ? write_array(p, v) : write_scalar(p, v);
+            *p++ = '\0';
         }
-        values_.resize(params.size());
-        for (std::size_t k = 0; k < params.size(); ++k) values_[k] = at_[k] == null_ ? nullptr : text_.data() + at_[k];
     }
     int size() const noexcept { return static_cast<int>(values_.size()); }
     const char* const* values() const noexcept { return values_.data(); }
 
 private:
-    static constexpr std::size_t null_ = static_cast<std::size_t>(-1);
-    std::string text_;
-    std::vector<std::size_t> at_;
+    std::unique_ptr<char[]> text_;
+    std::size_t capacity_ = 0;
     std::vector<const char*> values_;
 };
 
@@ -188,7 +211,10 @@ public:
         const char* n = PQfname(result, static_cast<int>(i));
         return n ? n : "";
     }
-    bool is_null(std::uint32_t i) const override { return PQgetisnull(result, at, static_cast<int>(i)); }
+    bool is_null(std::uint32_t i) const override {
+        // NULL reads as an empty value: only then is the flag worth a call.
+        return PQgetlength(result, at, static_cast<int>(i)) == 0 && PQgetisnull(result, at, static_cast<int>(i));
+    }
     std::int64_t integer(std::uint32_t i) const override {
         std::string_view t = text_of(i);
         std::int64_t v = 0;
@@ -236,9 +262,10 @@ public:
 private:
     std::string_view text_of(std::uint32_t i) const {
         const int c = static_cast<int>(i);
-        if (PQgetisnull(result, at, c)) [[unlikely]]
+        const int length = PQgetlength(result, at, c);
+        if (length == 0 && PQgetisnull(result, at, c)) [[unlikely]]  // NULL reads as an empty value
             mismatch(i, "is NULL but the field is not optional");
-        return {PQgetvalue(result, at, c), static_cast<std::size_t>(PQgetlength(result, at, c))};
+        return {PQgetvalue(result, at, c), static_cast<std::size_t>(length)};
     }
     mutable std::string scratch_;
 };
@@ -367,6 +394,7 @@ public:
         result_.reset();
         next_ = rows_ = 0;
     }
+    std::size_t rows_known() const noexcept override { return static_cast<std::size_t>(rows_); }
     std::int64_t rows_affected() const noexcept override {
         if (!result_) return 0;
         const char* n = PQcmdTuples(result_.get());

@@ -152,6 +152,10 @@ public:
         if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(s))
             throw QueryError("statement expects " + std::to_string(sqlite3_bind_parameter_count(s)) + " parameters, got " +
                              std::to_string(params.size()) + ": " + sql_);
+        std::size_t stamps = 0;
+        for (const Value& v : params) stamps += v.kind == ValueKind::timestamp;
+        if (stamps_.size() < stamps * core::timestamp_text_max) stamps_.resize(stamps * core::timestamp_text_max);
+        stamps = 0;
         for (std::size_t k = 0; k < params.size(); ++k) {
             const Value& v = params[k];
             const int at = static_cast<int>(k + 1);
@@ -170,9 +174,10 @@ public:
                 case ValueKind::text: rc = sqlite3_bind_text64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC, SQLITE_UTF8); break;
                 case ValueKind::blob: rc = sqlite3_bind_blob64(s, at, v.size ? v.s : "", v.size, SQLITE_STATIC); break;
                 case ValueKind::timestamp: {
-                    char t[core::timestamp_text_max];
+                    // Formatted into the statement's own buffer, which outlives the run: no copy.
+                    char* t = stamps_.data() + stamps++ * core::timestamp_text_max;
                     const char* end = core::format_timestamp(v.i, t);
-                    rc = sqlite3_bind_text64(s, at, t, static_cast<sqlite3_uint64>(end - t), SQLITE_TRANSIENT, SQLITE_UTF8);
+                    rc = sqlite3_bind_text64(s, at, t, static_cast<sqlite3_uint64>(end - t), SQLITE_STATIC, SQLITE_UTF8);
                     break;
                 }
                 case ValueKind::array: throw QueryError("SQLite cannot bind an array parameter: " + sql_);
@@ -198,6 +203,7 @@ private:
     sqlite3* db_;
     SqliteRow row_;
     std::string sql_;
+    std::string stamps_;  // bound timestamps' text, one slot per timestamp parameter
     std::int64_t changes_ = 0;
 };
 

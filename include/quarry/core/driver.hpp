@@ -41,6 +41,9 @@ public:
     virtual const Row& row() const noexcept = 0;
     virtual void reset() noexcept = 0;
     virtual std::int64_t rows_affected() const noexcept = 0;
+    // After the first step: how many rows the run returns, when the driver already knows
+    // (PostgreSQL holds the whole result); 0 when it does not (SQLite steps lazily).
+    virtual std::size_t rows_known() const noexcept { return 0; }
 };
 
 // A lazily read result: constant memory however many rows (SQLite steps a private statement;

@@ -62,6 +62,10 @@ class Lowerer {
 public:
     // Starts a node. A Lowerer lives on the stack for one clause; several may nest.
     Lowerer() = default;
+    // Collects parameter values only (no ops, no shape): the values of a statement whose shape
+    // is fixed elsewhere (Session::run_fixed). Read them with params_into().
+    struct ValuesOnly {};
+    explicit Lowerer(ValuesOnly) : listing_(true) {}
     ~Lowerer();
     Lowerer(const Lowerer&) = delete;
     Lowerer& operator=(const Lowerer&) = delete;

@@ -145,6 +145,7 @@ public:
     }
     const Row& row() const noexcept { return st_.row(); }
     std::int64_t rows_affected() const noexcept { return st_.rows_affected(); }
+    std::size_t rows_known() const noexcept { return st_.rows_known(); }
 
 private:
     void report() noexcept;
