@@ -244,6 +244,11 @@ TEST_CASE("constraint violations are ConstraintErrors with the kind, table and c
            ConstraintKind::not_null, "memberships", {"team"});
     expect([&] { c.execute("INSERT INTO memberships VALUES (" + std::to_string(ada.id) + ", 'blue', 0)"); },
            ConstraintKind::check, "", {}, "score_positive");
+    // A unique index made by CREATE UNIQUE INDEX is named (SQLite gives only the columns).
+    c.execute("CREATE TABLE tags (name TEXT, kind TEXT); CREATE UNIQUE INDEX tags_by_name_kind ON tags (name, kind)");
+    c.execute("INSERT INTO tags VALUES ('a', 'b')");
+    expect([&] { c.execute("INSERT INTO tags VALUES ('a', 'b')"); }, ConstraintKind::unique, "tags", {"name", "kind"},
+           "tags_by_name_kind");
     // Nothing was written by the failed statements.
     CHECK(repo.one(from<User>() | select(count())) == 1);
 }

@@ -46,6 +46,27 @@ void split_columns(std::string_view detail, std::string& table, std::vector<std:
     }
 }
 
+// Rows of a one-column query with one text parameter; empty when anything fails.
+std::vector<std::string> texts_of(sqlite3* db, const char* sql, const std::string& arg) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) return out;
+    sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (auto t = sqlite3_column_text(st, 0)) out.emplace_back(reinterpret_cast<const char*>(t));
+    sqlite3_finalize(st);
+    return out;
+}
+
+// SQLite names the columns of a unique violation, not the index. A unique index made by
+// CREATE UNIQUE INDEX has a name users chose: find it by its columns (documented pragmas, not
+// message text). Indexes SQLite made itself for UNIQUE / PRIMARY KEY clauses have no such name.
+std::string unique_index_named(sqlite3* db, const std::string& table, const std::vector<std::string>& columns) {
+    for (const std::string& index : texts_of(db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND origin = 'c'", table))
+        if (texts_of(db, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno", index) == columns) return index;
+    return {};
+}
+
 [[noreturn]] void raise(sqlite3* db, int rc, std::string_view sql) {
     const int extended = db ? sqlite3_extended_errcode(db) : rc;
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -75,6 +96,7 @@ void split_columns(std::string_view detail, std::string& table, std::vector<std:
             else
                 split_columns(detail, table, columns);
         }
+        if (kind == ConstraintKind::unique && db && !table.empty()) constraint = unique_index_named(db, table, columns);
         throw ConstraintError(kind, std::move(constraint), std::move(table), std::move(columns), text,
                               std::string(sql), code);
     }
