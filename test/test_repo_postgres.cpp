@@ -218,6 +218,10 @@ TEST_CASE("PostgreSQL: the second execution of a shape renders and prepares noth
     for (int age = 0; age < 30; ++age) db.repo.all(from<User>() | where(col(&User::age) > age) | limit(10));
     CHECK(db.repo.cache_stats().misses == before.misses + 1);
     CHECK(db.repo.cache_stats().hits == before.hits + 29);
+    // Statements dropped behind the cache's back (DEALLOCATE ALL) are prepared again when next run.
+    db.repo.session().connection().execute("DEALLOCATE ALL");
+    CHECK(db.repo.all(from<User>() | where(col(&User::age) > 20) | limit(10)).size() == 2);
+    CHECK(db.repo.get<User>(db.repo.all(from<User>()).at(0).id));
 }
 
 TEST_CASE("PostgreSQL: insert, get, update and remove prepare once per type, then bind the row directly") {
@@ -225,6 +229,12 @@ TEST_CASE("PostgreSQL: insert, get, update and remove prepare once per type, the
     if (!conninfo) return;
     PgRepo db(*conninfo, canonical_schema_postgres);
     check_fixed_statements(db.repo);
+    // A bound list travels as one array literal: NULLs in it are sized for, and never match.
+    std::vector<std::optional<std::string>> bodies(7);
+    CHECK(db.repo.count(from<Post>() | where(in(col(&Post::body), bodies))) == 0);
+    bodies.push_back("text \"quoted\" \\ back");
+    db.repo.insert(Post{.user_id = db.repo.all(from<User>()).at(0).id, .title = "q", .body = bodies.back()});
+    CHECK(db.repo.count(from<Post>() | where(in(col(&Post::body), bodies))) == 1);
 }
 
 TEST_CASE("PostgreSQL: update_all and delete_all change exactly the rows the query selects") {

@@ -310,6 +310,30 @@ TEST_CASE("insert, get, update and remove prepare once per type, then bind the r
     check_fixed_statements(repo);
 }
 
+struct Child {
+    std::int64_t id = 0;
+    std::int64_t parent_id = 0;
+};
+BOOST_HANA_ADAPT_STRUCT(Child, id, parent_id);
+QUARRY_TABLE(Child, "children", &Child::id);
+
+TEST_CASE("an autocommit write that fails as it commits (a deferred foreign key) throws; it returns no row") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(
+        "CREATE TABLE parents (id INTEGER PRIMARY KEY); CREATE TABLE children (id INTEGER PRIMARY KEY, "
+        "parent_id INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)");
+    Child orphan;
+    orphan.parent_id = 42;
+    CHECK_THROWS_AS(repo.insert(orphan), ConstraintError);
+    orphan.id = 7;
+    CHECK_THROWS_AS(repo.upsert(orphan, &Child::id), ConstraintError);
+    CHECK(repo.count(from<Child>()) == 0);
+    repo.session().connection().execute("INSERT INTO parents VALUES (42)");
+    CHECK(repo.upsert(orphan, &Child::id).id == 7);  // an upsert by key writes the key as given
+    CHECK(repo.insert(orphan).id == 8);              // insert leaves the key to the database
+}
+
 TEST_CASE("update_all and delete_all change exactly the rows the query selects") {
     TempDb db;
     Repo repo = canonical(db);

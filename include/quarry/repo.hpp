@@ -308,7 +308,7 @@ public:
         detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
         core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
         if (!run.step()) throw NoResults("insert: the database returned no row");
-        return detail::decode_row<T>(run.row());
+        return finish_one<T>(run);
     }
 
     // INSERT the row, or, when it conflicts with a stored row on the `target` columns (its
@@ -323,7 +323,7 @@ public:
         ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
         core::StatementRun run(*session_, fixed(tag, values, [&] { return quarry::upsert(row, target...).node(); }));
         if (!run.step()) throw NoResults("upsert: the database returned no row");
-        return detail::decode_row<T>(run.row());
+        return finish_one<T>(run);
     }
 
     // INSERT many rows, in as few statements as the database's parameter limit allows; all or
@@ -413,6 +413,15 @@ public:
     }
 
 private:
+    // The row a write returned, after running the statement to its end: SQLite commits an
+    // autocommit write (and checks deferred constraints) only then, and fails there if it must.
+    template <class T>
+    static T finish_one(core::StatementRun& run) {
+        T row = detail::decode_row<T>(run.row());
+        while (run.step()) {
+        }
+        return row;
+    }
     std::int64_t run_write(core::Statement& bound) {
         core::StatementRun run(*session_, bound);
         while (run.step()) {

@@ -58,7 +58,8 @@ std::size_t text_bound(const Value& v) {
         case ValueKind::array: break;
     }
     std::size_t n = 2;  // {}
-    for (std::uint32_t k = 0; k < v.size; ++k) n += 2 * text_bound(v.items[k]) + 4;  // quoted, escaped, comma or NULL
+    for (std::uint32_t k = 0; k < v.size; ++k)  // a comma, then NULL or the text quoted with every byte escaped
+        n += v.items[k].kind == ValueKind::null ? 5 : 2 * text_bound(v.items[k]) + 3;
     return n;
 }
 
@@ -378,7 +379,9 @@ private:
 class PgStatement final : public core::Statement {
 public:
     PgStatement(PgConnection& c, std::string name, std::string sql) : conn_(c), name_(std::move(name)), sql_(std::move(sql)) {}
-    ~PgStatement() override { conn_.unprepare(name_); }
+    ~PgStatement() override {
+        if (prepared_) conn_.unprepare(name_);
+    }
     void bind(const std::vector<Value>& params) override {
         reset();
         params_.assign(params, sql_);
@@ -405,20 +408,27 @@ public:
 
 private:
     void run() {
+        if (!prepared_) prepare();
         try {
             result_ = conn_.exec_prepared(name_, params_, sql_);
         } catch (const DatabaseError& e) {
             // A schema change altered the statement's result type ("cached plan must not change
-            // result type"): prepare it again, once. Inside a transaction the error has already
-            // aborted it, and the retry reports that instead.
-            if (e.code() != "0A000") throw;
+            // result type", 0A000), or the statement is gone from the server (26000): prepare it
+            // again, once. Inside a transaction the error has already aborted it, and the retry
+            // reports that instead; the statement is then prepared at its next run.
+            if (e.code() != "0A000" && e.code() != "26000") throw;
             conn_.unprepare(name_);
-            conn_.prepare_as(name_, sql_);
+            prepared_ = false;
+            prepare();
             result_ = conn_.exec_prepared(name_, params_, sql_);
         }
         row_.result = result_.get();
         rows_ = PQntuples(result_.get());
         next_ = 0;
+    }
+    void prepare() {
+        conn_.prepare_as(name_, sql_);
+        prepared_ = true;
     }
     PgConnection& conn_;
     std::string name_, sql_;
@@ -426,6 +436,7 @@ private:
     Result result_;
     PgRow row_;
     int next_ = 0, rows_ = 0;
+    bool prepared_ = true;  // on the server under name_ (false after a failed re-prepare)
 };
 
 std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
@@ -449,7 +460,8 @@ public:
         try {
             conn_.exec("CLOSE " + name_);
         } catch (...) {
-            // The transaction around failed earlier; the cursor goes when it ends.
+            // The transaction around failed earlier. A cursor declared in a transaction goes
+            // when it ends; a WITH HOLD one stays on the server until the connection closes.
         }
     }
     bool next() override {
