@@ -229,6 +229,14 @@ struct conflict_builder {
         return on_conflict_clause<T, conflict_target<T, M...>, no_condition>{target, core::ConflictAction::nothing, {}, {}};
     }
 };
+namespace detail {
+// Whether a conflict target (a tuple of member pointers) includes column `c`.
+template <class T, class... M>
+bool names_column(const std::tuple<M T::*...>& target, const core::ColumnInfo& c) {
+    return std::apply([&](auto... t) { return ((&column_info(t) == &c) || ...); }, target);
+}
+}  // namespace detail
+
 // ON CONFLICT (target) DO UPDATE SET c = EXCLUDED.c for every inserted column outside the
 // target: "insert, or replace what is there" (Repo::upsert).
 template <class T, class... M>
@@ -241,8 +249,7 @@ struct on_conflict_replace_all_clause {
         l.mark_part();
         bool any = false;
         detail::for_insert_columns<T>([&](auto mp) {
-            const core::ColumnInfo* c = &column_info(mp);
-            if (std::apply([&](auto... t) { return ((&column_info(t) == c) || ...); }, target.members)) return;
+            if (detail::names_column(target.members, column_info(mp))) return;
             set(mp, excluded(mp)).lower(l);
             l.end_expr();
             any = true;
@@ -302,8 +309,8 @@ namespace detail {
 template <class T, class... M, class F>
 void for_upsert_columns(const std::tuple<M T::*...>& target, F&& f) {
     for_each_member<T>([&](auto mp, const char*) {
-        const core::ColumnInfo* c = &column_info(mp);
-        if (!c->generated || std::apply([&](auto... t) { return ((&column_info(t) == c) || ...); }, target)) f(mp);
+        const core::ColumnInfo& c = column_info(mp);
+        if (!c.generated || names_column(target, c)) f(mp);
     });
 }
 }  // namespace detail
