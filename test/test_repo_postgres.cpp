@@ -10,6 +10,7 @@
 #include <quarry/repo.hpp>
 
 #include "pg_env.hpp"
+#include "changeset_support.hpp"
 #include "repo_support.hpp"
 
 using namespace quarry;
@@ -464,4 +465,80 @@ TEST_CASE("PostgreSQL: writes made while a stream is read commit as they go; tel
     db.repo.set_telemetry([&](const QueryEvent& e) { rows.push_back(e.rows); });
     db.repo.execute(update_all(from<User>(), set(&User::active, true)));
     CHECK(rows == std::vector<std::int64_t>{5});
+}
+
+// ---- changesets -----------------------------------------------------------------------------
+
+namespace {
+const std::string accounts_ddl = std::string(canonical_schema_postgres) + account_schema_postgres;
+
+struct Booking {
+    std::int64_t id = 0;
+    int room = 0;
+    int start_at = 0;
+    int end_at = 0;
+};
+}  // namespace
+BOOST_HANA_ADAPT_STRUCT(Booking, id, room, start_at, end_at);
+QUARRY_TABLE(Booking, "bookings", &Booking::id);
+
+TEST_CASE("PostgreSQL changesets: unique (inline and index), check and foreign key violations become field errors") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, accounts_ddl.c_str());
+    changeset_checks::constraints_become_field_errors(db.repo);
+}
+
+TEST_CASE("PostgreSQL changesets: an invalid changeset runs no statement and writes nothing") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, accounts_ddl.c_str());
+    changeset_checks::invalid_changesets_write_nothing(db.repo);
+}
+
+TEST_CASE("PostgreSQL changesets: a refused write inside a transaction leaves the transaction usable") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, accounts_ddl.c_str());
+    changeset_checks::violations_inside_a_transaction_leave_it_usable(db.repo);
+}
+
+TEST_CASE("PostgreSQL changesets: update writes only the changed columns; a deleted row is StaleEntry") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, accounts_ddl.c_str());
+    changeset_checks::updates_write_only_changed_columns(db.repo);
+}
+
+TEST_CASE("PostgreSQL changesets: unsafe_validate_unique queries before the write") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, accounts_ddl.c_str());
+    changeset_checks::unsafe_validate_unique_checks_before_writing(db.repo);
+}
+
+TEST_CASE("PostgreSQL changesets: an exclusion constraint violation becomes a field error") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo,
+              "CREATE TABLE bookings (id bigserial PRIMARY KEY, room integer NOT NULL, start_at integer NOT NULL, "
+              "end_at integer NOT NULL, CONSTRAINT bookings_no_overlap EXCLUDE USING gist (int4range(start_at, end_at) WITH &&));");
+    auto book = [&](const char* from, const char* to) {
+        return db.repo.insert(cast(Booking{}, {{"room", "1"}, {"start_at", from}, {"end_at", to}}, &Booking::room,
+                                   &Booking::start_at, &Booking::end_at) |
+                              exclusion_constraint(&Booking::start_at).named("bookings_no_overlap"));
+    };
+    REQUIRE(book("10", "20").ok());
+    auto overlap = book("15", "25");
+    CHECK(overlap.changeset().error_map() == ErrorMap{{"start_at", {"violates an exclusion constraint"}}});
+    CHECK(overlap.errors()[0].validation == "exclusion");
+    CHECK(book("20", "30").ok());
+    // Undeclared, it is a ConstraintError of kind exclusion.
+    try {
+        db.repo.insert(Booking{0, 1, 12, 13});
+        FAIL("expected a ConstraintError");
+    } catch (const ConstraintError& e) {
+        CHECK(e.kind() == ConstraintKind::exclusion);
+        CHECK(e.constraint() == "bookings_no_overlap");
+    }
 }

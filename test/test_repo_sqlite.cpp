@@ -10,6 +10,7 @@
 
 #include <quarry/repo.hpp>
 
+#include "changeset_support.hpp"
 #include "repo_support.hpp"
 
 using namespace quarry;
@@ -626,4 +627,44 @@ TEST_CASE("transaction options belong to the outermost transaction") {
     ro.read_only = true;
     repo.transaction([&](Repo& r) { CHECK_THROWS_AS(r.transaction([](Repo&) {}, ro), QueryError); });
     CHECK(repo.session().depth() == 0);
+}
+
+// ---- changesets -----------------------------------------------------------------------------
+
+namespace {
+Repo with_accounts(const TempDb& db) {
+    Repo repo = canonical(db);
+    repo.session().connection().execute(account_schema_sqlite);
+    return repo;
+}
+}  // namespace
+
+TEST_CASE("changesets: unique (inline and index), check and foreign key violations become field errors") {
+    TempDb db;
+    Repo repo = with_accounts(db);
+    changeset_checks::constraints_become_field_errors(repo);
+}
+
+TEST_CASE("changesets: an invalid changeset runs no statement and writes nothing") {
+    TempDb db;
+    Repo repo = with_accounts(db);
+    changeset_checks::invalid_changesets_write_nothing(repo);
+}
+
+TEST_CASE("changesets: a refused write inside a transaction leaves the transaction usable") {
+    TempDb db;
+    Repo repo = with_accounts(db);
+    changeset_checks::violations_inside_a_transaction_leave_it_usable(repo);
+}
+
+TEST_CASE("changesets: update writes only the changed columns; a deleted row is StaleEntry") {
+    TempDb db;
+    Repo repo = with_accounts(db);
+    changeset_checks::updates_write_only_changed_columns(repo);
+}
+
+TEST_CASE("changesets: unsafe_validate_unique queries before the write") {
+    TempDb db;
+    Repo repo = with_accounts(db);
+    changeset_checks::unsafe_validate_unique_checks_before_writing(repo);
 }

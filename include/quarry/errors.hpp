@@ -140,6 +140,13 @@ private:
     std::string column_;
 };
 
+// A changeset's update or delete found no row: another writer deleted it, or (with optimistic
+// locking) changed it since it was read.
+class StaleEntry : public Error {
+public:
+    using Error::Error;
+};
+
 // Repo::one found no row, or more than one.
 class NoResults : public Error {
 public:

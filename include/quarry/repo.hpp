@@ -147,6 +147,11 @@ private:
     std::shared_ptr<State> st_;
 };
 
+template <class T>
+class Changeset;
+template <class T>
+class Result;
+
 class Repo {
 public:
     // See core::connect for the connection strings. The statement cache holds this many
@@ -367,6 +372,18 @@ public:
             throw NoResults("remove: no " + table_info<T>().name + " row has this primary key");
     }
 
+    // Changesets (quarry/changeset.hpp): nothing is written when the changeset is invalid; a
+    // violation of a constraint it declares comes back as a field error, not an exception.
+    // insert writes the applied struct; update writes only the changed columns (nothing at all
+    // when nothing changed) and returns the row as stored; remove deletes by the data's primary
+    // key. update and remove throw StaleEntry when no row has that key.
+    template <class T>
+    Result<T> insert(Changeset<T> cs);
+    template <class T>
+    Result<T> update(Changeset<T> cs);
+    template <class T>
+    Result<T> remove(Changeset<T> cs);
+
     // UPDATE ... SET for every row the query selects; returns the number of rows changed.
     template <class R, class S, class... A>
     std::int64_t update_all(const Query<R, S>& q, A... assigns) {
@@ -413,6 +430,9 @@ public:
     }
 
 private:
+    template <class T, class Write>
+    Result<T> write_changeset(Changeset<T> cs, Write&& write);
+
     // The row a write returned, after running the statement to its end: SQLite commits an
     // autocommit write (and checks deferred constraints) only then, and fails there if it must.
     template <class T>

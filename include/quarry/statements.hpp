@@ -386,17 +386,27 @@ auto by_primary_key(const T& row) {
 }
 }  // namespace detail
 
-// UPDATE every non-key column of `row`, by primary key.
-template <schema T>
-Statement<T> update(const T& row) {
+namespace detail {
+// UPDATE the row whose primary key `key_row` has: SET each column whose member `pick(index,
+// column)` accepts (declaration order) to its value in `row`.
+template <class T, class Pick>
+Statement<T> update_columns(const T& key_row, const T& row, Pick&& pick) {
     core::Lowerer l;
-    l.subquery(detail::by_primary_key(row).node());
-    detail::for_each_member<T>([&](auto mp, const char*) {
-        if (column_info(mp).primary_key) return;
+    l.subquery(by_primary_key(key_row).node());
+    std::size_t i = 0;
+    for_each_member<T>([&](auto mp, const char*) {
+        if (!pick(i++, column_info(mp))) return;
         set(mp, row.*mp).lower(l);
         l.end_expr();
     });
     return Statement<T>(l.finish(core::Clause::update, {}));
+}
+}  // namespace detail
+
+// UPDATE every non-key column of `row`, by primary key.
+template <schema T>
+Statement<T> update(const T& row) {
+    return detail::update_columns(row, row, [](std::size_t, const core::ColumnInfo& c) { return !c.primary_key; });
 }
 
 // DELETE one row by primary key.

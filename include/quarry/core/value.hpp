@@ -27,6 +27,8 @@ struct Value {
     static Value integer(std::int64_t x) { Value v; v.kind = ValueKind::integer; v.i = x; return v; }
     static Value real(double x) { Value v; v.kind = ValueKind::real; v.d = x; return v; }
     static Value timestamp(std::int64_t micros) { Value v; v.kind = ValueKind::timestamp; v.i = micros; return v; }
+    // Text pointing at `t`'s characters: valid while they are.
+    static Value string(std::string_view t) { Value v; v.kind = ValueKind::text; v.s = t.data(); v.size = static_cast<std::uint32_t>(t.size()); return v; }
 
     std::string_view text() const { return {s, size}; }
     friend bool operator==(const Value& a, const Value& b);
