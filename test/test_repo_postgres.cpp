@@ -10,6 +10,7 @@
 #include <quarry/repo.hpp>
 
 #include "pg_env.hpp"
+#include "behaviours_support.hpp"
 #include "changeset_support.hpp"
 #include "repo_support.hpp"
 
@@ -541,4 +542,55 @@ TEST_CASE("PostgreSQL changesets: an exclusion constraint violation becomes a fi
         CHECK(e.kind() == ConstraintKind::exclusion);
         CHECK(e.constraint() == "bookings_no_overlap");
     }
+}
+
+// ---- schema behaviours ------------------------------------------------------------------------
+
+namespace {
+const std::string notes_ddl = std::string(canonical_schema_postgres) + note_schema_postgres;
+}  // namespace
+
+TEST_CASE("PostgreSQL behaviours: timestamps are set by insert, update, changesets, insert_all and update_all") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    behaviour_checks::timestamps_are_set_on_every_write(db.repo);
+}
+
+TEST_CASE("PostgreSQL behaviours: soft delete scopes every query, join and subquery; restore; hard delete only when asked") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    behaviour_checks::soft_delete_scopes_every_query(db.repo);
+}
+
+TEST_CASE("PostgreSQL behaviours: optimistic locking makes a lost update StaleEntry") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    behaviour_checks::optimistic_locking_detects_lost_updates(db.repo);
+}
+
+TEST_CASE("PostgreSQL behaviours: of two concurrent updates from one version, exactly one is StaleEntry") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    const std::string path = pqxx::nontransaction(db.scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>();
+    Repo a(*conninfo), b(*conninfo);
+    for (Repo* r : {&a, &b}) r->session().connection().execute("SET search_path TO " + path);
+    behaviour_checks::concurrent_updates_one_stale(db.repo, a, b);
+}
+
+TEST_CASE("PostgreSQL behaviours: hooks run in the write's transaction and may veto it") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    behaviour_checks::hooks_run_in_the_write_transaction(db.repo);
+}
+
+TEST_CASE("PostgreSQL behaviours: virtual fields are never stored; read-only fields never written") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, notes_ddl.c_str());
+    behaviour_checks::virtual_and_read_only_fields(db.repo);
 }

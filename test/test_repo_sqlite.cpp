@@ -10,6 +10,7 @@
 
 #include <quarry/repo.hpp>
 
+#include "behaviours_support.hpp"
 #include "changeset_support.hpp"
 #include "repo_support.hpp"
 
@@ -667,4 +668,51 @@ TEST_CASE("changesets: unsafe_validate_unique queries before the write") {
     TempDb db;
     Repo repo = with_accounts(db);
     changeset_checks::unsafe_validate_unique_checks_before_writing(repo);
+}
+
+// ---- schema behaviours ------------------------------------------------------------------------
+
+namespace {
+Repo with_notes(const TempDb& db) {
+    Repo repo = canonical(db);
+    repo.session().connection().execute(note_schema_sqlite);
+    return repo;
+}
+}  // namespace
+
+TEST_CASE("behaviours: timestamps are set by insert, update, changesets, insert_all and update_all") {
+    TempDb db;
+    Repo repo = with_notes(db);
+    behaviour_checks::timestamps_are_set_on_every_write(repo);
+}
+
+TEST_CASE("behaviours: soft delete scopes every query, join and subquery; restore; hard delete only when asked") {
+    TempDb db;
+    Repo repo = with_notes(db);
+    behaviour_checks::soft_delete_scopes_every_query(repo);
+}
+
+TEST_CASE("behaviours: optimistic locking makes a lost update StaleEntry") {
+    TempDb db;
+    Repo repo = with_notes(db);
+    behaviour_checks::optimistic_locking_detects_lost_updates(repo);
+}
+
+TEST_CASE("behaviours: of two concurrent updates from one version, exactly one is StaleEntry") {
+    TempDb db;
+    Repo setup = with_notes(db);
+    Repo a(db.url), b(db.url);
+    behaviour_checks::concurrent_updates_one_stale(setup, a, b);
+}
+
+TEST_CASE("behaviours: hooks run in the write's transaction and may veto it") {
+    TempDb db;
+    Repo repo = with_notes(db);
+    behaviour_checks::hooks_run_in_the_write_transaction(repo);
+}
+
+TEST_CASE("behaviours: virtual fields are never stored; read-only fields never written") {
+    TempDb db;
+    Repo repo = with_notes(db);
+    behaviour_checks::virtual_and_read_only_fields(repo);
 }

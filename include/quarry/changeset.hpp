@@ -354,8 +354,8 @@ public:
             if (changed_[i]) out.push_back(fields::get().names[i]);
         return out;
     }
-    // Whether the member at this index changed (declaration order).
-    bool changed_at(std::size_t index) const noexcept { return index < changed_.size() && changed_[index]; }
+    // Per member, in declaration order: whether it changed.
+    const std::vector<bool>& changed_mask() const noexcept { return changed_; }
     template <class M>
     std::optional<M> get_change(M T::*mp) const {
         if (!changed(mp)) return std::nullopt;
@@ -908,7 +908,7 @@ std::optional<ConstraintError> locate_foreign_key(core::Session& s, const Change
     for (const auto& d : cs.constraints()) {
         if (d.kind != ConstraintKind::foreign_key || d.columns.size() != 1) continue;
         bool missing = false;
-        for_each_member<T>([&](auto mp, const char*) {
+        for_each_column<T>([&](auto mp, const char*) {
             if (missing || column_info(mp).name != d.columns[0]) return;
             core::Lowerer values{core::Lowerer::ValuesOnly{}};
             value_traits<stored_t<decltype(cs.applied().*mp)>>::bind(values, cs.applied().*mp);
@@ -929,13 +929,16 @@ std::optional<ConstraintError> locate_foreign_key(core::Session& s, const Change
 template <class T, class Write>
 Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
     if (!cs.valid()) return Result<T>(std::move(cs));
-    if (cs.constraints().empty()) return Result<T>(write());
-    const bool savepoint = session_->depth() > 0;
+    const bool savepoint = session_->depth() > 0 && !cs.constraints().empty();
     if (savepoint) session_->begin();
     try {
         T row = write();
         if (savepoint) session_->commit();
         return Result<T>(std::move(row));
+    } catch (const Veto& v) {  // a hook refused; its transaction is rolled back already
+        if (savepoint) session_->rollback();
+        cs.add_error(v.field(), v.message(), "veto");
+        return Result<T>(std::move(cs));
     } catch (const ConstraintError& e) {
         if (savepoint) session_->rollback();
         if (cs.absorb(e)) return Result<T>(std::move(cs));
@@ -962,14 +965,29 @@ Result<T> Repo::update(Changeset<T> cs) {
     static_assert(schema<T>, "quarry: update needs a changeset over a schema (QUARRY_TABLE)");
     cs.set_action("update");
     if (cs.valid() && !cs.changed()) return Result<T>(cs.data());
+    if constexpr (detail::stamps_updates<T>) {
+        constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
+        if (!cs.changed(stamp)) {
+            auto t = cs.get_field(stamp);
+            detail::set_time(t, detail::now(), false);
+            cs.force_change(stamp, t);
+        }
+    }
     const T key = cs.data(), row = cs.apply_changes();
-    std::vector<bool> changed(Changeset<T>::fields::get().names.size());
-    for (std::size_t i = 0; i < changed.size(); ++i) changed[i] = cs.changed_at(i);
+    const std::vector<bool> changed = cs.changed_mask();  // cs moves below
     return write_changeset(std::move(cs), [&] {
-        auto stored = one_or_none(detail::update_columns(key, row, [&](std::size_t i, const core::ColumnInfo&) { return changed[i]; }) |
-                                  returning_all());
-        if (!stored) throw StaleEntry("update: no " + table_info<T>().name + " row has this primary key (deleted since it was read?)");
-        return std::move(*stored);
+        return hooked<detail::hook_point::update>(row, [&](const T& hooked_row) {
+            // A column is written when the changeset changed it, or a before_update hook did.
+            auto stored = one_or_none(detail::update_columns(key, hooked_row, [&](auto mp, const core::ColumnInfo& c) {
+                                          if (c.read_only) return false;
+                                          if (changed[Changeset<T>::fields::index(mp)]) return true;
+                                          if constexpr (std::equality_comparable<std::remove_cvref_t<decltype(row.*mp)>>)
+                                              return !(hooked_row.*mp == row.*mp);
+                                          return false;
+                                      }) | returning_all());
+            if (!stored) throw StaleEntry("update: no " + table_info<T>().name + " row has this primary key (deleted since it was read?)");
+            return std::move(*stored);
+        });
     });
 }
 
@@ -979,9 +997,13 @@ Result<T> Repo::remove(Changeset<T> cs) {
     cs.set_action("delete");
     const T key = cs.data();
     return write_changeset(std::move(cs), [&] {
-        auto stored = one_or_none(quarry::remove(key) | returning_all());
-        if (!stored) throw StaleEntry("delete: no " + table_info<T>().name + " row has this primary key (deleted since it was read?)");
-        return std::move(*stored);
+        return hooked<detail::hook_point::remove>(key, [&](const T& row) {
+            std::optional<T> stored;
+            if constexpr (detail::soft_deletes<T>) stored = one_or_none(soft_delete_statement(row, core::DeletedScope::live, true) | returning_all());
+            else stored = one_or_none(quarry::remove(row) | returning_all());
+            if (!stored) throw StaleEntry("delete: no " + table_info<T>().name + " row has this primary key (deleted since it was read?)");
+            return std::move(*stored);
+        });
     });
 }
 

@@ -147,6 +147,18 @@ public:
     using Error::Error;
 };
 
+// Thrown by a lifecycle hook (quarry::hooks<T>) to refuse a write: everything the write and its
+// hooks did is rolled back. A changeset write returns the changeset with this error on `field`.
+class Veto : public Error {
+public:
+    explicit Veto(std::string message, std::string field = {}) : Error(message), message_(std::move(message)), field_(std::move(field)) {}
+    const std::string& message() const noexcept { return message_; }
+    const std::string& field() const noexcept { return field_; }
+
+private:
+    std::string message_, field_;
+};
+
 // Repo::one found no row, or more than one.
 class NoResults : public Error {
 public:

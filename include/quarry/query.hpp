@@ -390,6 +390,13 @@ inline marker_clause distinct() { return {core::Clause::distinct}; }
 inline marker_clause first() { return {core::Clause::first}; }
 inline marker_clause last() { return {core::Clause::last}; }
 inline marker_clause reverse_order() { return {core::Clause::reverse_order}; }
+// Soft delete (QUARRY_COLUMNS: .soft_delete()): a query sees only rows not deleted, unless it
+// says with_deleted() (every row, of every table in it) or only_deleted() (the deleted rows of
+// its FROM table; joined tables still show live rows). The last of them wins.
+inline marker_clause with_deleted() { return {core::Clause::deleted, static_cast<std::uint8_t>(core::DeletedScope::all)}; }
+inline marker_clause only_deleted() {
+    return {core::Clause::deleted, static_cast<std::uint8_t>(core::DeletedScope::only_deleted)};
+}
 
 using core::LockWait;
 inline marker_clause for_update(LockWait w = LockWait::wait) {

@@ -44,13 +44,13 @@ struct is_tuple<std::tuple<V...>> : std::true_type {};
 template <class R>
 R decode_row(const core::Row& r) {
     if constexpr (boost::hana::Struct<R>::value) {
-        constexpr std::uint32_t n = members_of_tuple<decltype(boost::hana::accessors<R>())>::size;
+        constexpr std::uint32_t n = columns_of<R>::size;
         if (r.size() != n)
             throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the struct " +
                                        std::to_string(n) + " members");
         R out{};
         std::uint32_t i = 0;
-        for_each_member<R>([&](auto mp, const char*) {
+        for_each_column<R>([&](auto mp, const char*) {
             using M = std::remove_cvref_t<decltype(out.*mp)>;
             out.*mp = value_traits<M>::read(r, i++);
         });
@@ -66,6 +66,36 @@ R decode_row(const core::Row& r) {
         if (r.size() != 1) throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, expected one value");
         return value_traits<R>::read(r, 0);
     }
+}
+
+// Timestamps (QUARRY_COLUMNS: .inserted_at(), .updated_at()), in microseconds like every
+// timestamp quarry stores.
+inline std::chrono::sys_time<std::chrono::microseconds> now() {
+    return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+template <class T>
+inline constexpr bool stamps_inserts = has_role<T, core::ColumnRole::inserted_at> || has_role<T, core::ColumnRole::updated_at>;
+template <class T>
+inline constexpr bool stamps_updates = has_role<T, core::ColumnRole::updated_at>;
+template <class T>
+inline constexpr bool soft_deletes = has_role<T, core::ColumnRole::deleted_at>;
+template <class M>
+void set_time(M& field, std::chrono::sys_time<std::chrono::microseconds> t, bool only_if_unset) {
+    if constexpr (is_optional<M>::value) {
+        if (!only_if_unset || !field) field = std::chrono::floor<typename M::value_type::duration>(t);
+    } else {
+        if (!only_if_unset || field == M{}) field = std::chrono::floor<typename M::duration>(t);
+    }
+}
+// An inserted row gets both timestamps, unless they were set (not the epoch, not nullopt).
+template <class T>
+void stamp_insert(T& row, std::chrono::sys_time<std::chrono::microseconds> t) {
+    if constexpr (has_role<T, core::ColumnRole::inserted_at>) set_time(row.*role_member<T, core::ColumnRole::inserted_at>(), t, true);
+    if constexpr (has_role<T, core::ColumnRole::updated_at>) set_time(row.*role_member<T, core::ColumnRole::updated_at>(), t, true);
+}
+template <class T>
+void stamp_update(T& row, std::chrono::sys_time<std::chrono::microseconds> t) {
+    if constexpr (has_role<T, core::ColumnRole::updated_at>) set_time(row.*role_member<T, core::ColumnRole::updated_at>(), t, false);
 }
 
 // Names of the Repo's own statement shapes: the address of fixed_tag_id<Tag> is a key no query
@@ -151,6 +181,42 @@ template <class T>
 class Changeset;
 template <class T>
 class Result;
+class Repo;
+
+// Lifecycle hooks of a schema: specialise quarry::hooks<T> with any of
+//   static void before_insert(Repo&, T& row);        static void after_insert(Repo&, const T& stored);
+//   static void before_update(Repo&, T& row);        static void after_update(Repo&, const T& stored);
+//   static void before_delete(Repo&, const T& row);  static void after_delete(Repo&, const T& row);
+// They run for single-row writes (insert, update, remove, their changeset forms), in the same
+// transaction as the write: a hook that throws (quarry::Veto to refuse with a message) rolls
+// back the write and everything the hooks did. A before hook may change the row it is given.
+template <class T>
+struct hooks {};
+
+namespace detail {
+enum class hook_point { insert, update, remove };
+template <hook_point P, class T>
+constexpr bool has_hooks() {
+    if constexpr (P == hook_point::insert)
+        return requires(Repo& r, T& t) { hooks<T>::before_insert(r, t); } || requires(Repo& r, const T& t) { hooks<T>::after_insert(r, t); };
+    else if constexpr (P == hook_point::update)
+        return requires(Repo& r, T& t) { hooks<T>::before_update(r, t); } || requires(Repo& r, const T& t) { hooks<T>::after_update(r, t); };
+    else
+        return requires(Repo& r, const T& t) { hooks<T>::before_delete(r, t); } || requires(Repo& r, const T& t) { hooks<T>::after_delete(r, t); };
+}
+template <hook_point P, class T, class R>
+void hook_before(R& r, T& row) {
+    if constexpr (P == hook_point::insert && requires { hooks<T>::before_insert(r, row); }) hooks<T>::before_insert(r, row);
+    if constexpr (P == hook_point::update && requires { hooks<T>::before_update(r, row); }) hooks<T>::before_update(r, row);
+    if constexpr (P == hook_point::remove && requires { hooks<T>::before_delete(r, std::as_const(row)); }) hooks<T>::before_delete(r, std::as_const(row));
+}
+template <hook_point P, class T, class R>
+void hook_after(R& r, const T& row) {
+    if constexpr (P == hook_point::insert && requires { hooks<T>::after_insert(r, row); }) hooks<T>::after_insert(r, row);
+    if constexpr (P == hook_point::update && requires { hooks<T>::after_update(r, row); }) hooks<T>::after_update(r, row);
+    if constexpr (P == hook_point::remove && requires { hooks<T>::after_delete(r, row); }) hooks<T>::after_delete(r, row);
+}
+}  // namespace detail
 
 class Repo {
 public:
@@ -306,9 +372,56 @@ public:
         return detail::decode_row<T>(run.row());
     }
 
-    // INSERT the row; returns it as stored, with database-generated fields filled.
+    // INSERT the row; returns it as stored, with database-generated fields filled (and
+    // timestamps set, when the schema declares them).
     template <schema T>
     T insert(const T& row) {
+        return hooked<detail::hook_point::insert>(row, [&](const T& r) {
+            if constexpr (detail::stamps_inserts<T>) {
+                T stamped = r;
+                detail::stamp_insert(stamped, detail::now());
+                return insert_row(stamped);
+            } else {
+                return insert_row(r);
+            }
+        });
+    }
+
+    // INSERT the row, or, when it conflicts with a stored row on the `target` columns (its
+    // primary key or a unique constraint's), UPDATE that row's other columns to the row's values.
+    // Returns the row as stored either way. A conflict on other columns is a ConstraintError.
+    // A declared inserted_at keeps the stored row's value.
+    template <schema T, class... M>
+    T upsert(const T& row, M T::*... target) {
+        if constexpr (detail::stamps_inserts<T>) {
+            T stamped = row;
+            detail::stamp_insert(stamped, detail::now());
+            detail::stamp_update(stamped, detail::now());
+            return upsert_row(stamped, target...);
+        } else {
+            return upsert_row(row, target...);
+        }
+    }
+
+private:
+    // Runs write(row) -> stored row between the schema's hooks, in one transaction when there are hooks.
+    template <detail::hook_point P, class T, class Write>
+    T hooked(const T& row, Write&& write) {
+        if constexpr (!detail::has_hooks<P, T>()) {
+            return write(row);
+        } else {
+            return transaction([&](Repo& r) {
+                T copy = row;
+                detail::hook_before<P>(r, copy);
+                T stored = write(std::as_const(copy));
+                detail::hook_after<P>(r, std::as_const(stored));
+                return stored;
+            });
+        }
+    }
+
+    template <schema T>
+    T insert_row(const T& row) {
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
         core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
@@ -316,11 +429,8 @@ public:
         return finish_one<T>(run);
     }
 
-    // INSERT the row, or, when it conflicts with a stored row on the `target` columns (its
-    // primary key or a unique constraint's), UPDATE that row's other columns to the row's values.
-    // Returns the row as stored either way. A conflict on other columns is a ConstraintError.
     template <schema T, class... M>
-    T upsert(const T& row, M T::*... target) {
+    T upsert_row(const T& row, M T::*... target) {
         static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
@@ -330,19 +440,36 @@ public:
         if (!run.step()) throw NoResults("upsert: the database returned no row");
         return finish_one<T>(run);
     }
+    template <schema T>
+    const std::vector<T>& stamped_rows(const std::vector<T>& rows, std::vector<T>& copy) {
+        if constexpr (!detail::stamps_inserts<T>) {
+            return rows;
+        } else {
+            copy = rows;
+            const auto t = detail::now();
+            for (auto& r : copy) detail::stamp_insert(r, t);
+            return copy;
+        }
+    }
+
+public:
 
     // INSERT many rows, in as few statements as the database's parameter limit allows; all or
     // nothing (several statements run in one transaction, a savepoint when one is open).
     // Returns the number of rows inserted.
     template <schema T>
-    std::int64_t insert_all(const std::vector<T>& rows) {
+    std::int64_t insert_all(const std::vector<T>& input) {
+        std::vector<T> copy;
+        const std::vector<T>& rows = stamped_rows(input, copy);
         std::int64_t n = 0;
         for_each_chunk(rows, [&](const std::vector<T>& chunk) { n += execute(quarry::insert_all(chunk)); });
         return n;
     }
     // As insert_all, returning the rows as stored (generated fields filled), in input order.
     template <schema T>
-    std::vector<T> insert_all_returning(const std::vector<T>& rows) {
+    std::vector<T> insert_all_returning(const std::vector<T>& input) {
+        std::vector<T> copy;
+        const std::vector<T>& rows = stamped_rows(input, copy);
         std::vector<T> out;
         out.reserve(rows.size());
         for_each_chunk(rows, [&](const std::vector<T>& chunk) {
@@ -351,25 +478,74 @@ public:
         return out;
     }
 
-    // UPDATE every non-key column by primary key; NoResults when no row has that key.
+    // UPDATE every non-key column by primary key (and updated_at to now, when declared);
+    // NoResults when no row has that key. With optimistic locking, the row must still have the
+    // version it carries (StaleEntry otherwise), and the stored version becomes that plus one.
     template <schema T>
     void update(const T& row) {
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
-        detail::for_each_member<T>([&](auto mp, const char*) {
-            if (!column_info(mp).primary_key) bind_member(values, row.*mp);
+        hooked<detail::hook_point::update>(row, [&](const T& r) {
+            update_row(r);
+            return r;
         });
-        bind_key(values, row);
-        if (run_write(fixed(detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
-            throw NoResults("update: no " + table_info<T>().name + " row has this primary key");
     }
 
-    // DELETE by primary key; NoResults when no row has that key.
+    // DELETE by primary key; NoResults when no row has that key (StaleEntry with optimistic
+    // locking, when the version differs). With soft delete, sets the row's deleted_at instead
+    // (hard_delete deletes).
     template <schema T>
     void remove(const T& row) {
+        hooked<detail::hook_point::remove>(row, [&](const T& r) {
+            remove_row(r);
+            return r;
+        });
+    }
+
+private:
+    template <schema T>
+    void update_row(const T& input) {
+        const T* src = &input;
+        T stamped;
+        if constexpr (detail::stamps_updates<T>) {
+            stamped = input;
+            detail::stamp_update(stamped, detail::now());
+            src = &stamped;
+        }
+        const T& row = *src;
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
+        detail::for_each_column<T>([&](auto mp, const char*) {
+            if constexpr (detail::locked<T>)
+                if (detail::same_member(mp, lock_member<T>())) return;
+            if (detail::updatable(column_info(mp))) bind_member(values, row.*mp);
+        });
+        if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
+        bind_key(values, row);
+        if (run_write(fixed(detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
+            missing_row<T>("update");
+    }
+
+    template <schema T>
+    void remove_row(const T& row) {
+        if constexpr (detail::soft_deletes<T>) {
+            if (execute(soft_delete_statement(row, core::DeletedScope::live, true)) == 0) missing_row<T>("remove");
+            return;
+        }
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         bind_key(values, row);
         if (run_write(fixed(detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
-            throw NoResults("remove: no " + table_info<T>().name + " row has this primary key");
+            missing_row<T>("remove");
+    }
+
+public:
+    // Soft delete: DELETE the row for good, deleted or not.
+    template <schema T>
+    void hard_delete(const T& row) {
+        if (execute(quarry::delete_all(detail::by_primary_key(row) | with_deleted())) == 0) missing_row<T>("hard_delete");
+    }
+    // Soft delete: clear a deleted row's deleted_at; NoResults when no deleted row has its key.
+    template <schema T>
+    void restore(const T& row) {
+        static_assert(detail::soft_deletes<T>, "quarry: restore needs a soft-delete column (QUARRY_COLUMNS: .soft_delete())");
+        if (execute(soft_delete_statement(row, core::DeletedScope::only_deleted, false)) == 0) missing_row<T>("restore");
     }
 
     // Changesets (quarry/changeset.hpp): nothing is written when the changeset is invalid; a
@@ -385,13 +561,38 @@ public:
     Result<T> remove(Changeset<T> cs);
 
     // UPDATE ... SET for every row the query selects; returns the number of rows changed.
+    // A declared updated_at is set to now, unless an assignment sets it.
     template <class R, class S, class... A>
     std::int64_t update_all(const Query<R, S>& q, A... assigns) {
+        using T = typename S::first;
+        if constexpr (detail::stamps_updates<T>) {
+            constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
+            const core::ColumnInfo* stamped = &column_info(stamp);
+            if (!((assigns.target.info == stamped) || ...)) {
+                using M = std::remove_cvref_t<decltype(std::declval<T&>().*stamp)>;
+                M t{};
+                detail::set_time(t, detail::now(), false);
+                return execute(quarry::update_all(q, std::move(assigns)..., set(stamp, t)));
+            }
+        }
         return execute(quarry::update_all(q, std::move(assigns)...));
     }
-    // DELETE every row the query selects; returns the number of rows deleted.
+    // DELETE every row the query selects; returns the number of rows deleted. With soft delete,
+    // sets their deleted_at instead (hard_delete_all deletes).
     template <class R, class S>
     std::int64_t delete_all(const Query<R, S>& q) {
+        using T = typename S::first;
+        if constexpr (detail::soft_deletes<T>) {
+            constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
+            using M = std::remove_cvref_t<decltype(std::declval<T&>().*deleted)>;
+            M t;
+            detail::set_time(t, detail::now(), false);
+            return update_all(q, set(deleted, t));
+        }
+        return execute(quarry::delete_all(q));
+    }
+    template <class R, class S>
+    std::int64_t hard_delete_all(const Query<R, S>& q) {
         return execute(quarry::delete_all(q));
     }
 
@@ -460,9 +661,31 @@ private:
     static void bind_member(core::Lowerer& l, const M& v) {
         value_traits<stored_t<const M&>>::bind(l, v);
     }
+    // The primary key, and the lock version with optimistic locking: the row as it was read.
     template <class T>
     static void bind_key(core::Lowerer& l, const T& row) {
         std::apply([&](auto... pk) { (bind_member(l, row.*pk), ...); }, table_traits<T>::primary_key);
+        if constexpr (detail::locked<T>) bind_member(l, row.*lock_member<T>());
+    }
+    // UPDATE the row's deleted_at to now (`deleting`) or NULL, among the rows `scope` sees.
+    template <class T>
+    static Statement<T> soft_delete_statement(const T& row, core::DeletedScope scope, bool deleting) {
+        constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
+        T changed = row;
+        if (deleting) detail::set_time(changed.*deleted, detail::now(), false);
+        else (changed.*deleted).reset();
+        return detail::update_columns(row, changed, [](auto mp, const core::ColumnInfo&) { return detail::same_member(mp, deleted); }, scope);
+    }
+    template <class T>
+    static constexpr auto lock_member() {
+        return detail::role_member<T, core::ColumnRole::lock_version>();
+    }
+    template <class T>
+    [[noreturn]] static void missing_row(const char* what) {
+        if constexpr (detail::locked<T>)
+            throw StaleEntry(std::string(what) + ": no " + table_info<T>().name +
+                             " row has this primary key and lock version (changed or deleted since it was read)");
+        throw NoResults(std::string(what) + ": no " + table_info<T>().name + " row has this primary key");
     }
 
     template <class Out, class R, class S>

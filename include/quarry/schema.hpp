@@ -9,6 +9,8 @@
 // everything else uses that table (DESIGN §7: compile cost is per struct instantiation).
 #pragma once
 #include <bit>
+#include <chrono>
+#include <optional>
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/adapt_struct.hpp>
 #include <cstddef>
@@ -27,17 +29,55 @@ struct table_traits;
 
 // Per-column options, declared with QUARRY_COLUMNS:
 //   QUARRY_COLUMNS(User, quarry::field(&User::email).named("email_address"),
-//                        quarry::field(&User::inserted_at).generated());
+//                        quarry::field(&User::inserted_at).inserted_at(),
+//                        quarry::field(&User::password).virtual_field());
 template <class T, class M>
 struct field_option {
     M T::*member;
     std::string_view db_name{};  // the column's name in the database, when it differs
     signed char generated_ = -1;  // -1: default (a single integer primary key is generated)
-    constexpr field_option named(std::string_view n) const { return {member, n, generated_}; }
+    core::ColumnRole role = core::ColumnRole::none;
+    bool virtual_ = false;
+    bool read_only_ = false;
+
+    constexpr field_option named(std::string_view n) const { auto o = *this; o.db_name = n; return o; }
     // Filled by the database (DEFAULT, identity, trigger): inserts leave it out.
-    constexpr field_option generated() const { return {member, db_name, 1}; }
+    constexpr field_option generated() const { auto o = *this; o.generated_ = 1; return o; }
     // An integer primary key the application supplies itself.
-    constexpr field_option supplied() const { return {member, db_name, 0}; }
+    constexpr field_option supplied() const { auto o = *this; o.generated_ = 0; return o; }
+    // Read from the database, never written by insert or update (a computed or trigger-kept column).
+    constexpr field_option read_only() const { auto o = *this; o.read_only_ = true; return o; }
+    // Not a column: a field of the struct that changesets cast and validate (a password, a
+    // confirmation), never read or written. Its type needs no SQL mapping.
+    constexpr field_option virtual_field() const { auto o = *this; o.virtual_ = true; return o; }
+
+    // Behaviours. Timestamps: set by the Repo when a row is inserted (inserted_at, and
+    // updated_at) and updated (updated_at), by insert_all and update_all too.
+    constexpr field_option inserted_at() const { return with_role(core::ColumnRole::inserted_at, is_time); }
+    constexpr field_option updated_at() const { return with_role(core::ColumnRole::updated_at, is_time); }
+    // Soft delete (a nullable timestamp): queries see only rows where it IS NULL unless they say
+    // with_deleted() / only_deleted(); Repo::remove sets it, Repo::restore clears it, and only
+    // Repo::hard_delete deletes.
+    constexpr field_option soft_delete() const { return with_role(core::ColumnRole::deleted_at, is_nullable_time); }
+    // Optimistic locking (an integer): each update and delete requires the row to still have the
+    // version it was read with, and an update increments it; a lost race is StaleEntry.
+    constexpr field_option lock_version() const { return with_role(core::ColumnRole::lock_version, std::is_integral_v<M> && !std::is_same_v<M, bool>); }
+
+private:
+    template <class X> struct time_type : std::false_type {};
+    template <class D> struct time_type<std::chrono::sys_time<D>> : std::true_type {};
+    template <class X> struct time_type<std::optional<X>> : time_type<X> {};
+    template <class X> struct nullable_time : std::false_type {};
+    template <class X> struct nullable_time<std::optional<X>> : time_type<X> {};
+    static constexpr bool is_time = time_type<M>::value;
+    static constexpr bool is_nullable_time = nullable_time<M>::value;
+    constexpr field_option with_role(core::ColumnRole r, bool fits) const {
+        // Not a static_assert: it would fire for every option type, not just the misused one.
+        if (!fits) throw "quarry: inserted_at/updated_at need a timestamp member, soft_delete an optional timestamp, lock_version an integer";
+        auto o = *this;
+        o.role = r;
+        return o;
+    }
 };
 template <class T, class M>
 constexpr field_option<T, M> field(M T::*member) { return {member}; }
@@ -87,14 +127,58 @@ void for_each_member(F&& f) {
     members_of_tuple<decltype(boost::hana::accessors<T>())>::each(std::forward<F>(f));
 }
 
+template <class A, class B>
+constexpr bool same_member(A a, B b) noexcept {
+    if constexpr (std::is_same_v<A, B>) return a == b;
+    else return false;
+}
+// The QUARRY_COLUMNS option of member `mp` says...
+template <class T, class MP>
+constexpr bool is_virtual_member(MP mp) {
+    return std::apply([&](const auto&... o) { return ((same_member(o.member, mp) && o.virtual_) || ...); }, column_traits<T>::options);
+}
+// The index in QUARRY_COLUMNS of the member with this role, or -1.
+template <class T, core::ColumnRole R>
+constexpr int role_index() {
+    int found = -1, i = 0;
+    std::apply([&](const auto&... o) { ((found = found < 0 && o.role == R ? i : found, ++i), ...); }, column_traits<T>::options);
+    return found;
+}
+template <class T, core::ColumnRole R>
+inline constexpr bool has_role = role_index<T, R>() >= 0;
+// The member with role R (only when has_role<T, R>).
+template <class T, core::ColumnRole R>
+constexpr auto role_member() {
+    return std::get<role_index<T, R>()>(column_traits<T>::options).member;
+}
+
+template <class T, class Accessors = decltype(boost::hana::accessors<T>())>
+struct columns_of;
+template <class T, class... Pairs>
+struct columns_of<T, boost::hana::tuple<Pairs...>> {
+    static constexpr std::size_t size = (std::size_t{0} + ... + !is_virtual_member<T>(accessor_info<Pairs>::pointer));
+    template <class F>
+    static void each(F&& f) {
+        ([&] {
+            if constexpr (!is_virtual_member<T>(accessor_info<Pairs>::pointer))
+                f(accessor_info<Pairs>::pointer, accessor_info<Pairs>::name());
+        }(), ...);
+    }
+};
+// As for_each_member, skipping virtual fields: the struct's columns, in declaration order.
+template <class T, class F>
+void for_each_column(F&& f) {
+    columns_of<T>::each(std::forward<F>(f));
+}
+
 template <class T>
 struct schema_table : core::SchemaTable {
     schema_table() {
         // Plain data about each member; the compiled core builds the table from it (strings,
         // vectors and quoting stay out of every user translation unit).
-        core::MemberDesc members[members_of_tuple<decltype(boost::hana::accessors<T>())>::size];
+        core::MemberDesc members[columns_of<T>::size + 1];
         std::size_t n = 0;
-        for_each_member<T>([&](auto mp, const char* member_name) {
+        for_each_column<T>([&](auto mp, const char* member_name) {
             using M = std::remove_cvref_t<decltype(std::declval<T&>().*mp)>;
             static_assert(sql_value<M> || !std::is_enum_v<M>,
                           "quarry: a schema member is an enum with no SQL mapping (declare it with QUARRY_ENUM_TEXT or "
@@ -109,8 +193,10 @@ struct schema_table : core::SchemaTable {
         std::apply([&](auto... pk) { std::size_t k = 0; ((keys[k++] = member_offset(pk)), ...); }, table_traits<T>::primary_key);
         constexpr std::size_t n_opt = std::tuple_size_v<decltype(column_traits<T>::options)>;
         core::MemberOption options[n_opt + 1] = {};
-        std::apply([&](const auto&... o) { std::size_t k = 0; ((options[k++] = {member_offset(o.member), o.db_name, o.generated_}), ...); },
-                   column_traits<T>::options);
+        std::apply([&](const auto&... o) {
+            std::size_t k = 0;
+            ((options[k++] = {member_offset(o.member), o.db_name, o.generated_, o.role, o.read_only_}), ...);
+        }, column_traits<T>::options);
         core::init_schema_table(*this, table_traits<T>::name, members, n, keys, n_pk, options, n_opt, sizeof(T));
     }
 };

@@ -84,8 +84,9 @@ namespace detail {
 // Calls f(member pointer) for each column of T that an insert writes.
 template <class T, class F>
 void for_insert_columns(F&& f) {
-    for_each_member<T>([&](auto mp, const char*) {
-        if (!column_info(mp).generated) f(mp);
+    for_each_column<T>([&](auto mp, const char*) {
+        const core::ColumnInfo& c = column_info(mp);
+        if (!c.generated && !c.read_only) f(mp);
     });
 }
 
@@ -250,6 +251,8 @@ struct on_conflict_replace_all_clause {
         bool any = false;
         detail::for_insert_columns<T>([&](auto mp) {
             if (detail::names_column(target.members, column_info(mp))) return;
+            if constexpr (detail::has_role<T, core::ColumnRole::inserted_at>)  // the stored row keeps its insertion time
+                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::inserted_at>())) return;
             set(mp, excluded(mp)).lower(l);
             l.end_expr();
             any = true;
@@ -294,7 +297,7 @@ struct returning_all_clause {
     template <class T, class R>
     Statement<T, T> apply(Statement<T, R> s) const {
         core::Lowerer l;
-        detail::for_each_member<T>([&](auto mp, const char*) {
+        detail::for_each_column<T>([&](auto mp, const char*) {
             l.column(&column_info(mp));
             l.end_expr();
         });
@@ -308,9 +311,9 @@ namespace detail {
 // database would generate them (an upsert by an id must send the id).
 template <class T, class... M, class F>
 void for_upsert_columns(const std::tuple<M T::*...>& target, F&& f) {
-    for_each_member<T>([&](auto mp, const char*) {
+    for_each_column<T>([&](auto mp, const char*) {
         const core::ColumnInfo& c = column_info(mp);
-        if (!c.generated || names_column(target, c)) f(mp);
+        if ((!c.generated && !c.read_only) || names_column(target, c)) f(mp);
     });
 }
 }  // namespace detail
@@ -372,7 +375,10 @@ auto delete_all(const Query<R, S>& q) {
 
 namespace detail {
 template <class T>
-auto by_primary_key(const T& row) {
+inline constexpr bool locked = has_role<T, core::ColumnRole::lock_version>;
+
+template <class T>
+auto by_primary_key_only(const T& row) {
     static_assert(std::tuple_size_v<decltype(table_traits<T>::primary_key)> > 0,
                   "quarry: this operation needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
     if constexpr (std::tuple_size_v<decltype(table_traits<T>::primary_key)> == 1) {
@@ -384,29 +390,50 @@ auto by_primary_key(const T& row) {
         return from<T>() | where(f);
     }
 }
+// The row as it was read: its primary key and, with optimistic locking, its lock version.
+template <class T>
+auto by_primary_key(const T& row) {
+    if constexpr (locked<T>) {
+        constexpr auto lock = role_member<T, core::ColumnRole::lock_version>();
+        return by_primary_key_only(row) | where(col(lock) == row.*lock);
+    } else {
+        return by_primary_key_only(row);
+    }
+}
 }  // namespace detail
 
 namespace detail {
-// UPDATE the row whose primary key `key_row` has: SET each column whose member `pick(index,
-// column)` accepts (declaration order) to its value in `row`.
+// UPDATE the row whose primary key `key_row` has: SET each column whose member `pick(member,
+// column)` accepts to its value in `row`.
+// With optimistic locking, the lock version is set last, to the version read plus one.
+// `scope`: which rows of a soft-deleted table the key may match.
 template <class T, class Pick>
-Statement<T> update_columns(const T& key_row, const T& row, Pick&& pick) {
+Statement<T> update_columns(const T& key_row, const T& row, Pick&& pick, core::DeletedScope scope = core::DeletedScope::live) {
     core::Lowerer l;
-    l.subquery(by_primary_key(key_row).node());
-    std::size_t i = 0;
-    for_each_member<T>([&](auto mp, const char*) {
-        if (!pick(i++, column_info(mp))) return;
+    if (scope == core::DeletedScope::live) l.subquery(by_primary_key(key_row).node());
+    else l.subquery((by_primary_key(key_row) | marker_clause{core::Clause::deleted, static_cast<std::uint8_t>(scope)}).node());
+    for_each_column<T>([&](auto mp, const char*) {
+        if constexpr (locked<T>)
+            if (same_member(mp, role_member<T, core::ColumnRole::lock_version>())) return;
+        if (!pick(mp, column_info(mp))) return;
         set(mp, row.*mp).lower(l);
         l.end_expr();
     });
+    if constexpr (locked<T>) {
+        constexpr auto lock = role_member<T, core::ColumnRole::lock_version>();
+        set(lock, key_row.*lock + 1).lower(l);
+        l.end_expr();
+    }
     return Statement<T>(l.finish(core::Clause::update, {}));
 }
+// The columns an update of a whole row writes.
+inline bool updatable(const core::ColumnInfo& c) noexcept { return !c.primary_key && !c.read_only; }
 }  // namespace detail
 
 // UPDATE every non-key column of `row`, by primary key.
 template <schema T>
 Statement<T> update(const T& row) {
-    return detail::update_columns(row, row, [](std::size_t, const core::ColumnInfo& c) { return !c.primary_key; });
+    return detail::update_columns(row, row, [](auto, const core::ColumnInfo& c) { return detail::updatable(c); });
 }
 
 // DELETE one row by primary key.

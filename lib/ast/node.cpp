@@ -125,9 +125,15 @@ void init_schema_table(SchemaTable& t, std::string_view table, const MemberDesc*
             if (options[k].offset != members[i].offset) continue;
             if (!options[k].db_name.empty()) c.name = options[k].db_name;
             if (options[k].generated >= 0) c.generated = options[k].generated == 1;
+            c.read_only = options[k].read_only;
         }
     }
     init_table_info(t.info, table, std::move(cols));
+    for (std::size_t k = 0; k < n_options; ++k) {
+        if (options[k].role != ColumnRole::deleted_at) continue;
+        for (std::size_t i = 0; i < n; ++i)
+            if (members[i].offset == options[k].offset) t.info.soft_delete = &t.info.columns[i];
+    }
     t.index_by_offset.assign(struct_size, -1);
     for (std::size_t i = 0; i < n; ++i)
         t.index_by_offset[static_cast<std::size_t>(members[i].offset)] = static_cast<std::int16_t>(i);

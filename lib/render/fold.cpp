@@ -88,6 +88,7 @@ void fold(const Node* leaf, Parts& p) {
                 p.limit = nullptr;
                 p.limit_one = true;
                 break;
+            case Clause::deleted: p.deleted = static_cast<core::DeletedScope>(n->sub); break;
             default: throw QueryError("a write-statement clause was piped into a query");
         }
     }

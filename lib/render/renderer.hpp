@@ -59,6 +59,11 @@ private:
     void add_source(const Source& s);
     void note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, const Node& n, std::uint32_t at);
     void source_of(const Node& n);
+    // Soft delete: whether a source's rows are filtered, and the condition that filters them.
+    static bool filters_deleted(const core::TableInfo* t, core::DeletedScope scope) noexcept {
+        return t && t->soft_delete && scope != core::DeletedScope::all;
+    }
+    void deleted_filter(const Source& s, bool only_deleted);
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);
     void expr(const Node& n, std::uint32_t& i, int min_prec);

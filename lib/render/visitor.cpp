@@ -72,6 +72,16 @@ void Renderer::note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, cons
     seen.push_back(c);
 }
 
+void Renderer::deleted_filter(const Source& s, bool only_deleted) {
+    if (qualify_) {
+        if (s.alias.empty()) put(s.table->quoted);
+        else quoted(s.alias);
+        put('.');
+    }
+    put(s.table->soft_delete->quoted);
+    put(only_deleted ? " IS NOT NULL" : " IS NULL");
+}
+
 void Renderer::add_source(const Source& s) {
     // Two sources answering to one name (SQLite compares ASCII case-insensitively) make every
     // column of that name ambiguous: alias one of them.
@@ -249,21 +259,41 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     }
     put(" FROM ");
     source_of(root);
-    for (auto* j : p.joins) {
+    // Soft-deleted rows of the root table are filtered in WHERE; those of a joined table in its
+    // ON (so an outer join still keeps the root's row), or in WHERE for a cross join.
+    struct DeletedFilter {
+        std::size_t source;
+        bool only_deleted;
+    };
+    util::SmallVec<DeletedFilter, 4> deleted_filters;
+    if (root.kind == Clause::from_table && filters_deleted(root.table, p.deleted))
+        deleted_filters.push_back({mark, p.deleted == core::DeletedScope::only_deleted});
+    for (std::size_t k = 0; k < p.joins.size(); ++k) {
+        const Node* j = p.joins[k];
         auto kind = static_cast<core::JoinKind>(j->sub);
         if (kind == core::JoinKind::right) check(core::Feature::right_join);
         if (kind == core::JoinKind::full) check(core::Feature::full_join);
         put(join_text(kind));
         source_of(*j);
+        const bool scoped = !(j->flags & core::JoinFlags::subquery_source) && filters_deleted(j->table, p.deleted);
+        if (scoped && !j->top_count()) deleted_filters.push_back({mark + 1 + k, false});
         if (j->top_count()) {
             put(" ON ");
             std::uint32_t i = 0;
-            expr(*j, i, p_none);
+            expr(*j, i, scoped ? p_and : p_none);
+            if (scoped) {
+                put(" AND ");
+                deleted_filter(sources_[mark + 1 + k], false);
+            }
         }
     }
-    if (!p.wheres.empty()) {
+    if (!p.wheres.empty() || !deleted_filters.empty()) {
         put(" WHERE ");
-        predicate(p.wheres, p_none);
+        if (!p.wheres.empty()) predicate(p.wheres, deleted_filters.empty() ? p_none : p_and);
+        for (std::size_t k = 0; k < deleted_filters.size(); ++k) {
+            if (k || !p.wheres.empty()) put(" AND ");
+            deleted_filter(sources_[deleted_filters[k].source], deleted_filters[k].only_deleted);
+        }
     } else if (force_where) {
         put(" WHERE ");
         put(d_.boolean(true));
@@ -537,6 +567,19 @@ void Renderer::update(const Node& root, const Node& leaf) {
         if (!p.wheres.empty()) {
             put(any ? " AND " : " WHERE ");
             predicate(p.wheres, any ? p_not : p_none);
+            any = true;
+        }
+        const std::size_t base = sources_.size() - 1 - (from_route ? p.joins.size() : 0);
+        if (filters_deleted(&t, p.deleted)) {
+            put(any ? " AND " : " WHERE ");
+            any = true;
+            deleted_filter(sources_[base], p.deleted == core::DeletedScope::only_deleted);
+        }
+        for (std::size_t k = 0; from_route && k < p.joins.size(); ++k) {
+            if (!filters_deleted(p.joins[k]->table, p.deleted)) continue;
+            put(any ? " AND " : " WHERE ");
+            any = true;
+            deleted_filter(sources_[base + 1 + k], false);
         }
     }
     returning(leaf);
@@ -554,9 +597,14 @@ void Renderer::remove(const Node& root, const Node& leaf) {
     put("DELETE FROM ");
     put(t.quoted);
     if (!needs_key_subquery(p) && p.joins.empty()) {
+        const bool scoped = filters_deleted(&t, p.deleted);
         if (!p.wheres.empty()) {
             put(" WHERE ");
-            predicate(p.wheres, p_none);
+            predicate(p.wheres, scoped ? p_and : p_none);
+        }
+        if (scoped) {
+            put(p.wheres.empty() ? " WHERE " : " AND ");
+            deleted_filter(sources_.back(), p.deleted == core::DeletedScope::only_deleted);
         }
     } else {
         key_subquery_filter(filter);
