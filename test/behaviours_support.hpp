@@ -50,7 +50,7 @@ struct quarry::hooks<Note> {
         r.insert(Audit{0, n.id, "before update"});  // rolled back with the update when vetoed
         if (n.body == "forbidden") throw Veto("is not allowed", "body");
     }
-    static void after_update(Repo& r, const Note& n) { r.insert(Audit{0, n.id, "update"}); }
+    static void after_update(Repo& r, const Note& n) { r.insert(Audit{0, n.id, "update v" + std::to_string(n.lock)}); }
     static void before_delete(Repo&, const Note& n) {
         if (n.body == "keep") throw Veto("this note is kept");
     }
@@ -157,6 +157,20 @@ inline void soft_delete_scopes_every_query(Repo& repo) {
     CHECK(repo.count(from<Note>() | with_deleted()) == 1);
     CHECK(repo.hard_delete_all(from<Note>() | with_deleted()) == 1);
     CHECK(repo.count(from<Note>() | with_deleted()) == 0);
+    // An OR in update_all stays inside the soft-delete filter; a RIGHT JOIN keeps its rows.
+    Note x = repo.insert(note(u.id, "x"));
+    Note y = repo.insert(note(u.id, "y"));
+    repo.remove(y);
+    CHECK(repo.update_all(from<Note>() | where(col(&Note::body) == "x" || col(&Note::body) == "y"), set(&Note::body, "z")) == 1);
+    CHECK(repo.count(from<Note>() | with_deleted() | where(col(&Note::body) == "z")) == 1);
+    const User lonely = repo.insert(make_user("lonely", "lonely@x"));
+    repo.remove(repo.insert(note(lonely.id, "only deleted")));
+    CHECK(repo.count(from<Note>() | right_join<User>(col(&Note::user_id) == col(&User::id)) |
+                     where(col(&User::id) == lonely.id)) == 1);
+    // hard_delete_all purges deleted rows too, unless the query scopes itself.
+    CHECK(repo.hard_delete_all(from<Note>() | where(is_not_null(col(&Note::deleted_at)))) == 2);
+    CHECK(repo.hard_delete_all(from<Note>() | only_deleted()) == 0);
+    repo.hard_delete(*repo.get<Note>(x.id));
     // The filter is in the SQL, qualified when the query needs it.
     CHECK(repo.to_sql(from<Note>()).sql.find(R"(WHERE "deleted_at" IS NULL)") != std::string::npos);
     CHECK(repo.to_sql(from<Note>() | where(col(&Note::body) == "x" || col(&Note::body) == "y")).sql.find(
@@ -182,6 +196,19 @@ inline void optimistic_locking_detects_lost_updates(Repo& repo) {
     Note next = repo.update(change(fresh).put_change(&Note::body, std::string("again"))).value();
     CHECK(next.lock == 3);
     CHECK_THROWS_AS(repo.update(change(fresh).put_change(&Note::body, std::string("late"))), StaleEntry);
+    // An upsert over the row keeps counting versions, and its insertion time.
+    Note stale = fresh;
+    stale.body = "upserted";
+    Note up = repo.upsert(stale, &Note::id);
+    CHECK(up.lock == 4);
+    CHECK(up.body == "upserted");
+    CHECK(up.inserted_at == n.inserted_at);
+    // ... and leaves a soft-deleted row deleted.
+    repo.remove(up);
+    Note revived = up;
+    revived.lock = 5;
+    revived.deleted_at.reset();
+    CHECK(repo.upsert(revived, &Note::id).deleted_at.has_value());
 }
 
 // Two writers update the same row from the same version at once: exactly one wins.
@@ -215,7 +242,8 @@ inline void hooks_run_in_the_write_transaction(Repo& repo) {
     CHECK(audit_trail(repo, n.id) == std::vector<std::string>{"insert"});
     n.body = "edited";
     repo.update(n);
-    CHECK(audit_trail(repo, n.id) == std::vector<std::string>{"insert", "before update", "update"});
+    // after_update sees the row as stored: its new lock version.
+    CHECK(audit_trail(repo, n.id) == std::vector<std::string>{"insert", "before update", "update v2"});
 
     // A veto rolls back the write and what the hooks wrote.
     Note current = *repo.get<Note>(n.id);
@@ -262,6 +290,12 @@ inline void virtual_and_read_only_fields(Repo& repo) {
                   return std::nullopt;
               });
     CHECK(!cs.valid());
+    // A change to a virtual field alone writes nothing.
+    Note fresh = *repo.get<Note>(stored.id);
+    auto only_virtual = change(fresh).put_change(&Note::tags, std::vector<std::string>{"z"});
+    auto result = repo.update(only_virtual);
+    REQUIRE(result.ok());
+    CHECK(result->lock == fresh.lock);
 }
 
 }  // namespace behaviour_checks

@@ -20,6 +20,7 @@ struct Form {
     int count = 0;
     std::int16_t small = 0;
     double ratio = 0;
+    float narrow = 0;
     bool flag = false;
     std::string name{};
     std::optional<std::string> nick{};
@@ -34,7 +35,7 @@ struct Form {
     std::vector<std::byte> bytes{};
     std::vector<std::string> tags{};  // not a column: validate_subset and validate_length on lists
 };
-BOOST_HANA_ADAPT_STRUCT(Form, id, count, small, ratio, flag, name, nick, maybe, at, day, wait, plan, level, key, meta, bytes,
+BOOST_HANA_ADAPT_STRUCT(Form, id, count, small, ratio, narrow, flag, name, nick, maybe, at, day, wait, plan, level, key, meta, bytes,
                         tags);
 
 namespace {
@@ -72,6 +73,8 @@ TEST_CASE("casting from a string map: every supported type, valid and invalid") 
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "nan")) == "ratio: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "inf")) == "ratio: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "1,5")) == "ratio: is invalid (cast)");
+        CHECK(cast_one(&Form::narrow, "narrow", "1.5").get_field(&Form::narrow) == 1.5f);
+        CHECK(only_error(cast_one(&Form::narrow, "narrow", "1e300")) == "narrow: is invalid (cast)");
     }
     SUBCASE("booleans as forms send them") {
         for (const char* yes : {"true", "1", "on"}) CHECK(cast_one(&Form::flag, "flag", yes).get_field(&Form::flag));

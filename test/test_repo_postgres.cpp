@@ -10,6 +10,7 @@
 #include <quarry/repo.hpp>
 
 #include "pg_env.hpp"
+#include "assoc_support.hpp"
 #include "behaviours_support.hpp"
 #include "changeset_support.hpp"
 #include "repo_support.hpp"
@@ -593,4 +594,41 @@ TEST_CASE("PostgreSQL behaviours: virtual fields are never stored; read-only fie
     if (!conninfo) return;
     PgRepo db(*conninfo, notes_ddl.c_str());
     behaviour_checks::virtual_and_read_only_fields(db.repo);
+}
+
+// ---- associations ---------------------------------------------------------------------------
+
+TEST_CASE("PostgreSQL associations: nested preloads run one query per level, filtered and ordered, soft-deleted rows left out") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::preloads_run_one_query_per_level(db.repo);
+}
+
+TEST_CASE("PostgreSQL associations: the top N children per parent, and has_one as the first by the preload's order") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::top_n_per_owner(db.repo);
+}
+
+TEST_CASE("PostgreSQL associations: a NULL foreign key loads nothing; preloading one row") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::belongs_to_with_null_keys_and_single_rows(db.repo);
+}
+
+TEST_CASE("PostgreSQL associations: composite keys in has_many, belongs_to, top N, queries and joins") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::composite_keys(db.repo);
+}
+
+TEST_CASE("PostgreSQL associations: queries and joins through belongs_to, has_many and many_to_many") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::queries_and_joins_through_associations(db.repo);
 }

@@ -10,6 +10,7 @@
 
 #include <quarry/repo.hpp>
 
+#include "assoc_support.hpp"
 #include "behaviours_support.hpp"
 #include "changeset_support.hpp"
 #include "repo_support.hpp"
@@ -715,4 +716,44 @@ TEST_CASE("behaviours: virtual fields are never stored; read-only fields never w
     TempDb db;
     Repo repo = with_notes(db);
     behaviour_checks::virtual_and_read_only_fields(repo);
+}
+
+// ---- associations ---------------------------------------------------------------------------
+
+namespace {
+Repo with_articles(const TempDb& db) {
+    Repo repo(db.url);
+    repo.session().connection().execute(assoc_schema_sqlite);
+    return repo;
+}
+}  // namespace
+
+TEST_CASE("associations: nested preloads run one query per level, filtered and ordered, soft-deleted rows left out") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::preloads_run_one_query_per_level(repo);
+}
+
+TEST_CASE("associations: the top N children per parent, and has_one as the first by the preload's order") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::top_n_per_owner(repo);
+}
+
+TEST_CASE("associations: a NULL foreign key loads nothing; preloading one row") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::belongs_to_with_null_keys_and_single_rows(repo);
+}
+
+TEST_CASE("associations: composite keys in has_many, belongs_to, top N, queries and joins") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::composite_keys(repo);
+}
+
+TEST_CASE("associations: queries and joins through belongs_to, has_many and many_to_many") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::queries_and_joins_through_associations(repo);
 }

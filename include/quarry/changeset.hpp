@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <optional>
 #include <regex>
@@ -127,6 +128,10 @@ struct cast_traits<M> {
     static CastResult cast(const Param& in, M& out) noexcept {
         double v = 0;
         const CastResult r = detail::cast_real(in, v);
+        if (r != CastResult::ok) return r;
+        // A double beyond the field's range would become infinity (and converting it is UB).
+        if (v > static_cast<double>(std::numeric_limits<M>::max()) || v < -static_cast<double>(std::numeric_limits<M>::max()))
+            return CastResult::invalid;
         out = static_cast<M>(v);
         return r;
     }
@@ -964,7 +969,9 @@ template <class T>
 Result<T> Repo::update(Changeset<T> cs) {
     static_assert(schema<T>, "quarry: update needs a changeset over a schema (QUARRY_TABLE)");
     cs.set_action("update");
-    if (cs.valid() && !cs.changed()) return Result<T>(cs.data());
+    bool persisted = false;  // a change to a column (not to a virtual or read-only field)
+    detail::for_each_column<T>([&](auto mp, const char*) { persisted = persisted || (cs.changed(mp) && !column_info(mp).read_only); });
+    if (cs.valid() && !persisted) return Result<T>(cs.data());
     if constexpr (detail::stamps_updates<T>) {
         constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
         if (!cs.changed(stamp)) {
@@ -999,7 +1006,8 @@ Result<T> Repo::remove(Changeset<T> cs) {
     return write_changeset(std::move(cs), [&] {
         return hooked<detail::hook_point::remove>(key, [&](const T& row) {
             std::optional<T> stored;
-            if constexpr (detail::soft_deletes<T>) stored = one_or_none(soft_delete_statement(row, core::DeletedScope::live, true) | returning_all());
+            if constexpr (detail::soft_deletes<T>)
+                stored = one_or_none(soft_delete_statement(row, soft_deleted(row, true), core::DeletedScope::live) | returning_all());
             else stored = one_or_none(quarry::remove(row) | returning_all());
             if (!stored) throw StaleEntry("delete: no " + table_info<T>().name + " row has this primary key (deleted since it was read?)");
             return std::move(*stored);

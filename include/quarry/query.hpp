@@ -373,6 +373,31 @@ struct scalar_clause {
     }
 };
 inline scalar_clause limit(std::int64_t n) { return {core::Clause::limit, n}; }
+
+// The first n rows of each partition, in the query's order: the latest 3 posts of each user is
+// from<Post>() | order_by(desc(col(&Post::inserted_at))) | limit_per(3, col(&Post::user_id)).
+// Whole rows of the query's table (a window function over a derived table); not with select,
+// limit, offset or set operations. A later limit() replaces it.
+template <class... E>
+struct limit_per_clause {
+    std::int64_t n;
+    std::tuple<E...> partition;
+    template <class R, class S>
+    Query<R, S> apply(Query<R, S> q) const {
+        (detail::check_scope<E, S>(), ...);
+        if (n < 0) throw QueryError("limit_per must not be negative");
+        core::Lowerer l;
+        std::apply([&](const auto&... e) { ((e.lower(l), l.end_expr()), ...); }, partition);
+        l.param(core::Value::integer(n));
+        l.end_expr();
+        return Query<R, S>(l.finish(core::Clause::limit_per, std::move(q).take()));
+    }
+};
+template <class... E>
+auto limit_per(std::int64_t n, E... partition) {
+    static_assert(sizeof...(E) > 0, "quarry: limit_per(n, expressions...) needs what to partition by");
+    return limit_per_clause<expr_t<E>...>{n, {as_expr(std::move(partition))...}};
+}
 inline scalar_clause offset(std::int64_t n) { return {core::Clause::offset, n}; }
 
 struct marker_clause {
@@ -391,8 +416,9 @@ inline marker_clause first() { return {core::Clause::first}; }
 inline marker_clause last() { return {core::Clause::last}; }
 inline marker_clause reverse_order() { return {core::Clause::reverse_order}; }
 // Soft delete (QUARRY_COLUMNS: .soft_delete()): a query sees only rows not deleted, unless it
-// says with_deleted() (every row, of every table in it) or only_deleted() (the deleted rows of
-// its FROM table; joined tables still show live rows). The last of them wins.
+// says with_deleted() (every row of its FROM and joined tables) or only_deleted() (the deleted
+// rows of its FROM table; joined tables still show live rows). The last of them wins. A
+// subquery, CTE or set-operation member is a query value of its own, with its own scope.
 inline marker_clause with_deleted() { return {core::Clause::deleted, static_cast<std::uint8_t>(core::DeletedScope::all)}; }
 inline marker_clause only_deleted() {
     return {core::Clause::deleted, static_cast<std::uint8_t>(core::DeletedScope::only_deleted)};

@@ -39,6 +39,18 @@ struct is_tuple : std::false_type {};
 template <class... V>
 struct is_tuple<std::tuple<V...>> : std::true_type {};
 
+// A struct's columns from the row's columns first, first + 1, ...
+template <class R>
+R decode_struct(const core::Row& r, std::uint32_t first) {
+    R out{};
+    std::uint32_t i = first;
+    for_each_column<R>([&](auto mp, const char*) {
+        using M = std::remove_cvref_t<decltype(out.*mp)>;
+        out.*mp = value_traits<M>::read(r, i++);
+    });
+    return out;
+}
+
 // One row to R: a Hana-adapted struct member by member, a tuple element by element, or a
 // single value, always by position (the renderer lists columns in exactly that order).
 template <class R>
@@ -48,13 +60,7 @@ R decode_row(const core::Row& r) {
         if (r.size() != n)
             throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the struct " +
                                        std::to_string(n) + " members");
-        R out{};
-        std::uint32_t i = 0;
-        for_each_column<R>([&](auto mp, const char*) {
-            using M = std::remove_cvref_t<decltype(out.*mp)>;
-            out.*mp = value_traits<M>::read(r, i++);
-        });
-        return out;
+        return decode_struct<R>(r, 0);
     } else if constexpr (is_tuple<R>::value) {
         if (r.size() != std::tuple_size_v<R>)
             throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the tuple " +
@@ -483,10 +489,15 @@ public:
     // version it carries (StaleEntry otherwise), and the stored version becomes that plus one.
     template <schema T>
     void update(const T& row) {
-        hooked<detail::hook_point::update>(row, [&](const T& r) {
-            update_row(r);
-            return r;
-        });
+        if constexpr (!detail::has_hooks<detail::hook_point::update, T>()) {
+            update_row<T>(row, nullptr);
+        } else {
+            hooked<detail::hook_point::update>(row, [&](const T& r) {
+                T written;
+                update_row(r, &written);
+                return written;
+            });
+        }
     }
 
     // DELETE by primary key; NoResults when no row has that key (StaleEntry with optimistic
@@ -494,23 +505,35 @@ public:
     // (hard_delete deletes).
     template <schema T>
     void remove(const T& row) {
-        hooked<detail::hook_point::remove>(row, [&](const T& r) {
-            remove_row(r);
-            return r;
-        });
+        if constexpr (!detail::has_hooks<detail::hook_point::remove, T>()) {
+            remove_row<T>(row, nullptr);
+        } else {
+            hooked<detail::hook_point::remove>(row, [&](const T& r) {
+                T written = r;
+                remove_row(r, &written);
+                return written;
+            });
+        }
     }
 
 private:
+    // `written`, when given, receives the row as stored (timestamps, lock version).
     template <schema T>
-    void update_row(const T& input) {
-        const T* src = &input;
-        T stamped;
+    void update_row(const T& input, T* written) {
         if constexpr (detail::stamps_updates<T>) {
-            stamped = input;
+            T stamped = input;
             detail::stamp_update(stamped, detail::now());
-            src = &stamped;
+            update_exact(stamped);
+            if (written) *written = std::move(stamped);
+        } else {
+            update_exact(input);
+            if (written) *written = input;
         }
-        const T& row = *src;
+        if constexpr (detail::locked<T>)
+            if (written) ++(written->*lock_member<T>());
+    }
+    template <schema T>
+    void update_exact(const T& row) {
         core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
         detail::for_each_column<T>([&](auto mp, const char*) {
             if constexpr (detail::locked<T>)
@@ -524,9 +547,14 @@ private:
     }
 
     template <schema T>
-    void remove_row(const T& row) {
+    void remove_row(const T& row, T* written) {
         if constexpr (detail::soft_deletes<T>) {
-            if (execute(soft_delete_statement(row, core::DeletedScope::live, true)) == 0) missing_row<T>("remove");
+            T changed = soft_deleted(row, true);
+            if (execute(soft_delete_statement(row, changed, core::DeletedScope::live)) == 0) missing_row<T>("remove");
+            if (written) {
+                *written = std::move(changed);
+                if constexpr (detail::locked<T>) ++(written->*lock_member<T>());
+            }
             return;
         }
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
@@ -545,7 +573,7 @@ public:
     template <schema T>
     void restore(const T& row) {
         static_assert(detail::soft_deletes<T>, "quarry: restore needs a soft-delete column (QUARRY_COLUMNS: .soft_delete())");
-        if (execute(soft_delete_statement(row, core::DeletedScope::only_deleted, false)) == 0) missing_row<T>("restore");
+        if (execute(soft_delete_statement(row, soft_deleted(row, false), core::DeletedScope::only_deleted)) == 0) missing_row<T>("restore");
     }
 
     // Changesets (quarry/changeset.hpp): nothing is written when the changeset is invalid; a
@@ -559,6 +587,14 @@ public:
     Result<T> update(Changeset<T> cs);
     template <class T>
     Result<T> remove(Changeset<T> cs);
+
+    // Associations (quarry/assoc.hpp): loads each named association of the rows, one query per
+    // association and level, never one per row. A spec is a member pointer (&User::posts) or
+    // quarry::preload(&User::posts, query).limit(n).then(nested specs...).
+    template <class T, class... Specs>
+    void preload(std::vector<T>& rows, const Specs&... specs);
+    template <class T, class... Specs>
+    void preload(T& row, const Specs&... specs);
 
     // UPDATE ... SET for every row the query selects; returns the number of rows changed.
     // A declared updated_at is set to now, unless an assignment sets it.
@@ -591,9 +627,13 @@ public:
         }
         return execute(quarry::delete_all(q));
     }
+    // DELETE for good every row the query selects: deleted ones too, unless the query says
+    // which with with_deleted() / only_deleted().
     template <class R, class S>
     std::int64_t hard_delete_all(const Query<R, S>& q) {
-        return execute(quarry::delete_all(q));
+        for (const core::Node* n = q.node().get(); n; n = n->parent)
+            if (n->kind == core::Clause::deleted) return execute(quarry::delete_all(q));
+        return execute(quarry::delete_all(q | with_deleted()));
     }
 
     // Runs a write statement; returns the number of rows it changed.
@@ -667,14 +707,24 @@ private:
         std::apply([&](auto... pk) { (bind_member(l, row.*pk), ...); }, table_traits<T>::primary_key);
         if constexpr (detail::locked<T>) bind_member(l, row.*lock_member<T>());
     }
-    // UPDATE the row's deleted_at to now (`deleting`) or NULL, among the rows `scope` sees.
+    // The row deleted now (`deleting`) or restored; updated_at too, when declared.
     template <class T>
-    static Statement<T> soft_delete_statement(const T& row, core::DeletedScope scope, bool deleting) {
+    static T soft_deleted(const T& row, bool deleting) {
         constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
         T changed = row;
         if (deleting) detail::set_time(changed.*deleted, detail::now(), false);
         else (changed.*deleted).reset();
-        return detail::update_columns(row, changed, [](auto mp, const core::ColumnInfo&) { return detail::same_member(mp, deleted); }, scope);
+        detail::stamp_update(changed, detail::now());
+        return changed;
+    }
+    // UPDATE deleted_at (and updated_at) to `changed`'s, among the rows `scope` sees.
+    template <class T>
+    static Statement<T> soft_delete_statement(const T& row, const T& changed, core::DeletedScope scope) {
+        return detail::update_columns(row, changed, [](auto mp, const core::ColumnInfo&) {
+            bool stamp = false;
+            if constexpr (detail::stamps_updates<T>) stamp = detail::same_member(mp, detail::role_member<T, core::ColumnRole::updated_at>());
+            return stamp || detail::same_member(mp, detail::role_member<T, core::ColumnRole::deleted_at>());
+        }, scope);
     }
     template <class T>
     static constexpr auto lock_member() {

@@ -14,6 +14,7 @@
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/adapt_struct.hpp>
 #include <cstddef>
+#include <memory>
 #include <tuple>
 #include <vector>
 
@@ -87,6 +88,67 @@ struct column_traits {
     static constexpr auto options = std::tuple<>{};
 };
 
+// ---- associations (declared with QUARRY_ASSOCIATIONS; loaded by quarry/assoc.hpp) ----------
+
+enum class assoc_kind : std::uint8_t { belongs_to, has_one, has_many, many_to_many };
+
+// The row type a field holds: std::vector<T> (many), std::optional<T> or std::shared_ptr<T> (one;
+// shared_ptr where two types refer to each other).
+template <class F>
+struct assoc_target;
+template <class T>
+struct assoc_target<std::vector<T>> { using type = T; static constexpr bool many = true; };
+template <class T>
+struct assoc_target<std::optional<T>> { using type = T; static constexpr bool many = false; };
+template <class T>
+struct assoc_target<std::shared_ptr<T>> { using type = T; static constexpr bool many = false; };
+
+// One association of Owner, held in `field`. `keys`: belongs_to, the owner's foreign key
+// members (naming the target's primary key); has_one / has_many, the target's foreign key
+// members (naming the owner's primary key); many_to_many, the join schema's two members (to the
+// owner's key, to the target's key). Composite keys list one member per key column, in the
+// order of the primary key they name.
+template <assoc_kind Kind, class Owner, class Field, class Keys, class Join = void>
+struct association {
+    static constexpr assoc_kind kind = Kind;
+    using owner = Owner;
+    using field_type = Field;
+    using target = typename assoc_target<Field>::type;
+    using join_schema = Join;
+    Field Owner::*field;
+    Keys keys;
+};
+
+template <class O, class F, class... K>
+constexpr auto belongs_to(F O::*field, K O::*... foreign_key) {
+    static_assert(!assoc_target<F>::many, "quarry: belongs_to holds one row (std::optional<T> or std::shared_ptr<T>)");
+    static_assert(sizeof...(K) > 0, "quarry: belongs_to(&T::field, &T::foreign_key...) needs the foreign key");
+    return association<assoc_kind::belongs_to, O, F, std::tuple<K O::*...>>{field, {foreign_key...}};
+}
+template <class O, class F, class C, class... K>
+constexpr auto has_many(F O::*field, K C::*... foreign_key) {
+    static_assert(assoc_target<F>::many, "quarry: has_many holds a std::vector<T>");
+    static_assert((std::is_same_v<C, typename assoc_target<F>::type>), "quarry: has_many's foreign key must be a member of the held type");
+    return association<assoc_kind::has_many, O, F, std::tuple<K C::*...>>{field, {foreign_key...}};
+}
+template <class O, class F, class C, class... K>
+constexpr auto has_one(F O::*field, K C::*... foreign_key) {
+    static_assert(!assoc_target<F>::many, "quarry: has_one holds one row (std::optional<T> or std::shared_ptr<T>)");
+    static_assert((std::is_same_v<C, typename assoc_target<F>::type>), "quarry: has_one's foreign key must be a member of the held type");
+    return association<assoc_kind::has_one, O, F, std::tuple<K C::*...>>{field, {foreign_key...}};
+}
+// Through a join schema J: rows of J pair the owner's key (`to_owner`) with the target's (`to_target`).
+template <class O, class F, class J, class A, class B>
+constexpr auto many_to_many(F O::*field, A J::*to_owner, B J::*to_target) {
+    static_assert(assoc_target<F>::many, "quarry: many_to_many holds a std::vector<T>");
+    return association<assoc_kind::many_to_many, O, F, std::tuple<A J::*, B J::*>, J>{field, {to_owner, to_target}};
+}
+
+template <class T>
+struct assoc_traits {
+    static constexpr auto associations = std::tuple<>{};
+};
+
 template <class T>
 concept schema = requires {
     table_traits<T>::name;
@@ -133,9 +195,11 @@ constexpr bool same_member(A a, B b) noexcept {
     else return false;
 }
 // The QUARRY_COLUMNS option of member `mp` says...
+// Virtual: declared so, or holding an association.
 template <class T, class MP>
 constexpr bool is_virtual_member(MP mp) {
-    return std::apply([&](const auto&... o) { return ((same_member(o.member, mp) && o.virtual_) || ...); }, column_traits<T>::options);
+    return std::apply([&](const auto&... o) { return ((same_member(o.member, mp) && o.virtual_) || ...); }, column_traits<T>::options) ||
+           std::apply([&](const auto&... a) { return (same_member(a.field, mp) || ...); }, assoc_traits<T>::associations);
 }
 // The index in QUARRY_COLUMNS of the member with this role, or -1.
 template <class T, core::ColumnRole R>
@@ -239,4 +303,14 @@ const core::ColumnInfo& column_info(M T::*mp) {
     template <>                                                                  \
     struct quarry::column_traits<Type> {                                         \
         static constexpr auto options = std::make_tuple(__VA_ARGS__);            \
+    }
+
+// Associations of a schema; must appear before the schema's first use (after both types).
+//   QUARRY_ASSOCIATIONS(User, quarry::has_many(&User::posts, &Post::user_id));
+//   QUARRY_ASSOCIATIONS(Post, quarry::belongs_to(&Post::author, &Post::user_id),
+//                             quarry::many_to_many(&Post::tags, &PostTag::post_id, &PostTag::tag_id));
+#define QUARRY_ASSOCIATIONS(Type, ...)                                           \
+    template <>                                                                  \
+    struct quarry::assoc_traits<Type> {                                          \
+        static constexpr auto associations = std::make_tuple(__VA_ARGS__);       \
     }

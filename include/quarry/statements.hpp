@@ -251,12 +251,23 @@ struct on_conflict_replace_all_clause {
         bool any = false;
         detail::for_insert_columns<T>([&](auto mp) {
             if (detail::names_column(target.members, column_info(mp))) return;
-            if constexpr (detail::has_role<T, core::ColumnRole::inserted_at>)  // the stored row keeps its insertion time
+            // The stored row keeps its insertion time, its soft-delete state and its lock version
+            // (incremented below, as any update does).
+            if constexpr (detail::has_role<T, core::ColumnRole::inserted_at>)
                 if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::inserted_at>())) return;
+            if constexpr (detail::has_role<T, core::ColumnRole::deleted_at>)
+                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::deleted_at>())) return;
+            if constexpr (detail::has_role<T, core::ColumnRole::lock_version>)
+                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::lock_version>())) return;
             set(mp, excluded(mp)).lower(l);
             l.end_expr();
             any = true;
         });
+        if constexpr (detail::has_role<T, core::ColumnRole::lock_version>) {
+            inc(detail::role_member<T, core::ColumnRole::lock_version>(), int_literal{{}, 1}).lower(l);  // a literal: binds nothing
+            l.end_expr();
+            any = true;
+        }
         if (!any) {  // every column is in the target: a no-op update, so that RETURNING still sees the row
             const auto first = std::get<0>(target.members);
             set(first, excluded(first)).lower(l);

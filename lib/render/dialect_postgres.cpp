@@ -33,6 +33,7 @@ public:
         }
     }
     std::uint32_t max_params() const noexcept override { return 65535; }
+    std::string_view row_list_open() const noexcept override { return "("; }
 };
 
 }  // namespace

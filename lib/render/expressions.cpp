@@ -321,7 +321,8 @@ void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
                 put(d_.boolean(o.sub != 0));
             } else {
                 expr(n, i, p_concat);
-                put(o.sub ? " NOT IN (VALUES " : " IN (VALUES ");
+                put(o.sub ? " NOT IN " : " IN ");
+                put(d_.row_list_open());
                 for (std::uint16_t r = 0; r < rows; ++r) {
                     if (r) put(", ");
                     expr(n, i, p_atom);

@@ -22,7 +22,7 @@ void reset(Parts& p, Clause which) {
         case Clause::join: p.joins.clear(); break;
         case Clause::group_by: p.group_bys.clear(); break;
         case Clause::order_by: p.orders.clear(); break;
-        case Clause::limit: p.limit = nullptr; p.limit_one = false; break;
+        case Clause::limit: p.limit = nullptr; p.limit_one = false; p.limit_per = nullptr; break;
         case Clause::offset: p.offset = nullptr; break;
         case Clause::distinct: p.distinct = false; p.distinct_on.clear(); break;
         case Clause::lock: p.lock = nullptr; break;
@@ -89,6 +89,7 @@ void fold(const Node* leaf, Parts& p) {
                 p.limit_one = true;
                 break;
             case Clause::deleted: p.deleted = static_cast<core::DeletedScope>(n->sub); break;
+            case Clause::limit_per: p.limit_per = n; break;
             default: throw QueryError("a write-statement clause was piped into a query");
         }
     }

@@ -27,6 +27,7 @@ struct Parts {
     const Node* limit = nullptr;
     const Node* offset = nullptr;
     const Node* lock = nullptr;
+    const Node* limit_per = nullptr;
     core::DeletedScope deleted = core::DeletedScope::live;  // last with_deleted() / only_deleted() wins
     bool distinct = false;
     bool limit_one = false;  // first / last

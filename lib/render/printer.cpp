@@ -28,7 +28,7 @@ std::string_view clause_name(Clause c) {
     static constexpr std::string_view names[] = {
         "from", "from_query", "insert", "update", "delete", "where", "or_where", "having", "or_having", "select",
         "join", "group_by", "order_by", "prepend_order_by", "limit", "offset", "distinct", "distinct_on", "lock",
-        "with", "set_op", "window", "exclude", "reverse_order", "first", "last", "deleted", "on_conflict", "returning",
+        "with", "set_op", "window", "exclude", "reverse_order", "first", "last", "deleted", "limit_per", "on_conflict", "returning",
         "set"};
     return names[static_cast<int>(c)];
 }

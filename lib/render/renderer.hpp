@@ -64,6 +64,10 @@ private:
         return t && t->soft_delete && scope != core::DeletedScope::all;
     }
     void deleted_filter(const Source& s, bool only_deleted);
+    // limit_per: the query ranked per partition in a derived table, filtered by rank.
+    void ranked(Parts& p);
+    const Node* rank_ = nullptr;            // the limit_per node the next select list ranks by
+    const Parts* rank_orders_ = nullptr;    // ... in this order
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);
     void expr(const Node& n, std::uint32_t& i, int min_prec);

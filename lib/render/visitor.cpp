@@ -72,6 +72,46 @@ void Renderer::note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, cons
     seen.push_back(c);
 }
 
+void Renderer::ranked(Parts& p) {
+    const Node& per = *std::exchange(p.limit_per, nullptr);
+    if (p.select || output_names_ || !p.set_ops.empty() || p.limit || p.limit_one || p.offset || p.lock ||
+        !p.distinct_on.empty() || p.root->kind != Clause::from_table)
+        throw QueryError("limit_per ranks whole rows of one table: it cannot be combined with select, set operations, "
+                         "limit, offset, first/last, distinct_on or row locks");
+    // SELECT cols FROM (SELECT cols, row_number() OVER (PARTITION BY ... ORDER BY ...) AS rank
+    // FROM ... WHERE ...) AS table WHERE rank <= N ORDER BY rank: named as the table, the derived
+    // table answers to the same qualified column names.
+    const Node& root = *p.root;
+    const std::string_view alias = root.alias_name();
+    auto name = [&] {
+        if (alias.empty()) put(root.table->quoted);
+        else quoted(alias);
+    };
+    put("SELECT ");
+    for (std::size_t k = 0; k < root.table->columns.size(); ++k) {
+        if (k) put(", ");
+        name();
+        put('.');
+        put(root.table->columns[k].quoted);
+    }
+    put(" FROM (");
+    Parts order_only;
+    order_only.root = p.root;
+    for (const auto& o : p.orders) order_only.orders.push_back(o);
+    p.orders.clear();
+    p.ctes.clear();  // rendered by the caller, before this SELECT
+    rank_ = &per;
+    rank_orders_ = &order_only;
+    select_parts(p, nullptr);
+    put(") AS ");
+    name();
+    put(" WHERE \"quarry_rank\" <= ");
+    std::uint32_t i = 0;
+    for (std::uint32_t k = 0; k + 1 < per.top_count(); ++k) i = core::skip_expr(per.ops(), i);
+    expr(per, i, p_none);
+    put(" ORDER BY \"quarry_rank\"");
+}
+
 void Renderer::deleted_filter(const Source& s, bool only_deleted) {
     if (qualify_) {
         if (s.alias.empty()) put(s.table->quoted);
@@ -196,6 +236,10 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     const core::TableInfo* names = std::exchange(output_names_, nullptr);
     const bool force_where = std::exchange(force_where_, false);  // for this SELECT, not nested ones
     ctes(p);
+    if (p.limit_per) {
+        output_names_ = names;
+        return ranked(p);
+    }
     const std::size_t mark = sources_.size();
     const Node& root = *p.root;
     add_source({root.table, root.kind == Clause::from_query ? std::string_view(root.table->name) : root.alias_name(),
@@ -257,17 +301,43 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
             put(s.table->columns[k].quoted);
         }
     }
+    if (const Node* per = std::exchange(rank_, nullptr)) {
+        put(", row_number() OVER (PARTITION BY ");
+        std::uint32_t i = 0;
+        expression_list(*per, i, per->top_count() - 1, ", ");
+        order_list(*std::exchange(rank_orders_, nullptr), false);
+        put(") AS \"quarry_rank\"");
+    }
     put(" FROM ");
-    source_of(root);
     // Soft-deleted rows of the root table are filtered in WHERE; those of a joined table in its
-    // ON (so an outer join still keeps the root's row), or in WHERE for a cross join.
+    // ON (so an outer join still keeps the root's row), or in WHERE for a cross join. Under a
+    // RIGHT or FULL join a WHERE would drop the rows the join keeps: the root is then filtered
+    // in a derived table of its own name.
     struct DeletedFilter {
         std::size_t source;
         bool only_deleted;
     };
     util::SmallVec<DeletedFilter, 4> deleted_filters;
-    if (root.kind == Clause::from_table && filters_deleted(root.table, p.deleted))
-        deleted_filters.push_back({mark, p.deleted == core::DeletedScope::only_deleted});
+    const bool root_scoped = root.kind == Clause::from_table && filters_deleted(root.table, p.deleted);
+    bool outer_right = false;
+    for (auto* j : p.joins) {
+        auto kind = static_cast<core::JoinKind>(j->sub);
+        outer_right = outer_right || kind == core::JoinKind::right || kind == core::JoinKind::full;
+    }
+    if (root_scoped && outer_right) {
+        put("(SELECT * FROM ");
+        put(root.table->quoted);
+        put(" WHERE ");
+        const bool q = std::exchange(qualify_, false);
+        deleted_filter(sources_[mark], p.deleted == core::DeletedScope::only_deleted);
+        qualify_ = q;
+        put(") AS ");
+        if (root.alias) quoted(root.alias_name());
+        else put(root.table->quoted);
+    } else {
+        source_of(root);
+        if (root_scoped) deleted_filters.push_back({mark, p.deleted == core::DeletedScope::only_deleted});
+    }
     for (std::size_t k = 0; k < p.joins.size(); ++k) {
         const Node* j = p.joins[k];
         auto kind = static_cast<core::JoinKind>(j->sub);
@@ -564,9 +634,11 @@ void Renderer::update(const Node& root, const Node& leaf) {
                 expr(*j, i, p_not);
             }
         }
+        bool scoped = filters_deleted(&t, p.deleted);
+        for (std::size_t k = 0; from_route && k < p.joins.size(); ++k) scoped = scoped || filters_deleted(p.joins[k]->table, p.deleted);
         if (!p.wheres.empty()) {
             put(any ? " AND " : " WHERE ");
-            predicate(p.wheres, any ? p_not : p_none);
+            predicate(p.wheres, any ? p_not : scoped ? p_and : p_none);
             any = true;
         }
         const std::size_t base = sources_.size() - 1 - (from_route ? p.joins.size() : 0);

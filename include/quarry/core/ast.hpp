@@ -156,7 +156,8 @@ enum class Clause : std::uint8_t {
     where, or_where, having, or_having, select, join, group_by, order_by, prepend_order_by,
     limit, offset, distinct, distinct_on, lock, with, set_op, window_def, exclude,
     reverse_order, first, last,
-    deleted,  // soft delete scope: sub is a DeletedScope
+    deleted,    // soft delete scope: sub is a DeletedScope
+    limit_per,  // the first N rows per partition: the partition expressions, then N
     // write-statement pipes
     on_conflict, returning, set,
 };

@@ -42,6 +42,10 @@ public:
     virtual std::string_view function_name(Func f) const noexcept;
     // What OFFSET needs before it when there is no LIMIT ("LIMIT -1 " on SQLite).
     virtual std::string_view offset_prefix() const noexcept { return {}; }
+    // How a list of bound rows opens after `(a, b) IN`: SQLite needs VALUES; PostgreSQL types a
+    // VALUES list on its own (unknown parameters become text) but row constructors from the
+    // left-hand columns.
+    virtual std::string_view row_list_open() const noexcept { return "(VALUES "; }
     // The most parameters one statement may bind.
     virtual std::uint32_t max_params() const noexcept = 0;
 };

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+// Associations, shared by the SQLite and PostgreSQL tests: preloads (one query per level,
+// filtered, ordered, top N per owner, nested), composite keys, queries and joins through
+// associations, soft-deleted rows left out.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <quarry/assoc.hpp>
+
+#include "repo_support.hpp"
+
+struct Writer;
+struct Comment {
+    std::int64_t id = 0;
+    std::int64_t article_id = 0;
+    std::string body{};
+    int rank = 0;
+    std::optional<timestamp> deleted_at{};
+};
+struct Tag {
+    std::int64_t id = 0;
+    std::string name{};
+};
+struct ArticleTag {
+    std::int64_t article_id = 0;
+    std::int64_t tag_id = 0;
+};
+struct Article {
+    std::int64_t id = 0;
+    std::optional<std::int64_t> writer_id{};
+    std::string title{};
+    std::shared_ptr<Writer> writer{};     // belongs_to (Writer holds Articles: a shared_ptr breaks the cycle)
+    std::vector<Comment> comments{};      // has_many
+    std::optional<Comment> top_comment{};  // has_one (the first by the preload's order)
+    std::vector<Tag> tags{};               // many_to_many through article_tags
+};
+struct Writer {
+    std::int64_t id = 0;
+    std::string name{};
+    std::vector<Article> articles{};
+};
+// Composite keys: a shelf is (store, number); its books name both.
+struct Shelf;
+struct Book {
+    std::int64_t id = 0;
+    std::int64_t store = 0;
+    std::int64_t shelf = 0;
+    std::string title{};
+    std::shared_ptr<Shelf> on{};
+};
+struct Shelf {
+    std::int64_t store = 0;
+    std::int64_t number = 0;
+    std::string label{};
+    std::vector<Book> books{};
+};
+BOOST_HANA_ADAPT_STRUCT(Comment, id, article_id, body, rank, deleted_at);
+BOOST_HANA_ADAPT_STRUCT(Tag, id, name);
+BOOST_HANA_ADAPT_STRUCT(ArticleTag, article_id, tag_id);
+BOOST_HANA_ADAPT_STRUCT(Article, id, writer_id, title);  // associations need not be listed
+BOOST_HANA_ADAPT_STRUCT(Writer, id, name, articles);     // ... but may be: they are not columns
+BOOST_HANA_ADAPT_STRUCT(Shelf, store, number, label);
+BOOST_HANA_ADAPT_STRUCT(Book, id, store, shelf, title);
+QUARRY_TABLE(Comment, "comments", &Comment::id);
+QUARRY_COLUMNS(Comment, quarry::field(&Comment::deleted_at).soft_delete());
+QUARRY_TABLE(Tag, "tags", &Tag::id);
+QUARRY_TABLE(ArticleTag, "article_tags", &ArticleTag::article_id, &ArticleTag::tag_id);
+QUARRY_TABLE(Article, "articles", &Article::id);
+QUARRY_TABLE(Writer, "writers", &Writer::id);
+QUARRY_TABLE(Shelf, "shelves", &Shelf::store, &Shelf::number);
+QUARRY_TABLE(Book, "books", &Book::id);
+QUARRY_ASSOCIATIONS(Article, quarry::belongs_to(&Article::writer, &Article::writer_id),
+                    quarry::has_many(&Article::comments, &Comment::article_id),
+                    quarry::has_one(&Article::top_comment, &Comment::article_id),
+                    quarry::many_to_many(&Article::tags, &ArticleTag::article_id, &ArticleTag::tag_id));
+QUARRY_ASSOCIATIONS(Writer, quarry::has_many(&Writer::articles, &Article::writer_id));
+QUARRY_ASSOCIATIONS(Shelf, quarry::has_many(&Shelf::books, &Book::store, &Book::shelf));
+QUARRY_ASSOCIATIONS(Book, quarry::belongs_to(&Book::on, &Book::store, &Book::shelf));
+
+inline constexpr const char* assoc_schema_sqlite =
+    "CREATE TABLE writers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "CREATE TABLE articles (id INTEGER PRIMARY KEY, writer_id INTEGER REFERENCES writers(id), title TEXT NOT NULL);"
+    "CREATE TABLE comments (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id), body TEXT NOT NULL, "
+    "rank INTEGER NOT NULL, deleted_at TEXT);"
+    "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "CREATE TABLE article_tags (article_id INTEGER NOT NULL, tag_id INTEGER NOT NULL, PRIMARY KEY (article_id, tag_id));"
+    "CREATE TABLE shelves (store INTEGER NOT NULL, number INTEGER NOT NULL, label TEXT NOT NULL, PRIMARY KEY (store, number));"
+    "CREATE TABLE books (id INTEGER PRIMARY KEY, store INTEGER NOT NULL, shelf INTEGER NOT NULL, title TEXT NOT NULL);";
+inline constexpr const char* assoc_schema_postgres =
+    "CREATE TABLE writers (id bigserial PRIMARY KEY, name text NOT NULL);"
+    "CREATE TABLE articles (id bigserial PRIMARY KEY, writer_id bigint REFERENCES writers(id), title text NOT NULL);"
+    "CREATE TABLE comments (id bigserial PRIMARY KEY, article_id bigint NOT NULL REFERENCES articles(id), body text NOT NULL, "
+    "rank integer NOT NULL, deleted_at timestamptz);"
+    "CREATE TABLE tags (id bigserial PRIMARY KEY, name text NOT NULL);"
+    "CREATE TABLE article_tags (article_id bigint NOT NULL, tag_id bigint NOT NULL, PRIMARY KEY (article_id, tag_id));"
+    "CREATE TABLE shelves (store bigint NOT NULL, number bigint NOT NULL, label text NOT NULL, PRIMARY KEY (store, number));"
+    "CREATE TABLE books (id bigserial PRIMARY KEY, store bigint NOT NULL, shelf bigint NOT NULL, title text NOT NULL);";
+
+namespace assoc_checks {
+
+using namespace quarry;
+
+// Statements run while it lives.
+struct Counter {
+    Repo& repo;
+    int statements = 0;
+    explicit Counter(Repo& r) : repo(r) {
+        repo.set_telemetry([this](const QueryEvent&) { ++statements; });
+    }
+    ~Counter() { repo.set_telemetry({}); }
+};
+
+// 3 writers; writer k has k+1 articles; article j of a writer has j+2 comments (rank 0..),
+// the last of which is soft-deleted; every article has tags "t0" and "t<its index>".
+struct World {
+    std::vector<Writer> writers;
+    std::int64_t orphan_article = 0;
+};
+inline World populate(Repo& repo) {
+    World w;
+    std::vector<Tag> tags;
+    for (int t = 0; t < 4; ++t) tags.push_back(repo.insert(Tag{0, "t" + std::to_string(t)}));
+    for (int k = 0; k < 3; ++k) {
+        Writer wr = repo.insert(Writer{0, "writer" + std::to_string(k), {}});
+        for (int j = 0; j <= k; ++j) {
+            Article a = repo.insert(Article{0, wr.id, "a" + std::to_string(k) + std::to_string(j), {}, {}, {}, {}});
+            for (int c = 0; c < j + 2; ++c) {
+                Comment cm = repo.insert(Comment{0, a.id, "c" + std::to_string(c), c, std::nullopt});
+                if (c == j + 1) repo.remove(cm);  // soft-deleted
+            }
+            repo.insert(ArticleTag{a.id, tags[0].id});
+            repo.insert(ArticleTag{a.id, tags[static_cast<std::size_t>(j + 1)].id});
+        }
+        w.writers.push_back(wr);
+    }
+    w.orphan_article = repo.insert(Article{0, std::nullopt, "orphan", {}, {}, {}, {}}).id;
+    return w;
+}
+
+inline void preloads_run_one_query_per_level(Repo& repo) {
+    populate(repo);
+    auto writers = repo.all(from<Writer>() | order_by(asc(col(&Writer::id))));
+    REQUIRE(writers.size() == 3);
+    {
+        Counter n(repo);
+        repo.preload(writers, preload(&Writer::articles, from<Article>() | order_by(asc(col(&Article::id))))
+                                  .then(preload(&Article::comments, from<Comment>() | order_by(asc(col(&Comment::rank)))),
+                                        &Article::tags, &Article::writer));
+        CHECK(n.statements == 4);  // articles, comments, tags, writers: 1 + levels, never one per row
+    }
+    for (std::size_t k = 0; k < writers.size(); ++k) {
+        REQUIRE(writers[k].articles.size() == k + 1);
+        for (std::size_t j = 0; j < writers[k].articles.size(); ++j) {
+            const Article& a = writers[k].articles[j];
+            CHECK(a.title == "a" + std::to_string(k) + std::to_string(j));
+            // j + 2 comments, the last soft-deleted: j + 1 seen, in rank order.
+            REQUIRE(a.comments.size() == j + 1);
+            for (std::size_t c = 0; c < a.comments.size(); ++c) CHECK(a.comments[c].rank == static_cast<int>(c));
+            REQUIRE(a.tags.size() == 2);
+            REQUIRE(a.writer);
+            CHECK(a.writer->id == writers[k].id);
+        }
+    }
+    // Preloading again replaces what was there; an empty list runs nothing.
+    repo.preload(writers, &Writer::articles);
+    CHECK(writers[2].articles.size() == 3);
+    CHECK(writers[2].articles[0].comments.empty());
+    std::vector<Writer> none;
+    Counter n(repo);
+    repo.preload(none, &Writer::articles);
+    CHECK(n.statements == 0);
+}
+
+inline void top_n_per_owner(Repo& repo) {
+    populate(repo);
+    auto articles = repo.all(from<Article>() | where(is_not_null(col(&Article::writer_id))) | order_by(asc(col(&Article::id))));
+    // The two highest-ranked live comments of each article, highest first; and the top one alone.
+    repo.preload(articles, preload(&Article::comments, from<Comment>() | order_by(desc(col(&Comment::rank)))).limit(2),
+                 preload(&Article::top_comment, from<Comment>() | order_by(desc(col(&Comment::rank)))));
+    for (const Article& a : articles) {
+        const std::size_t live = repo.count(from<Comment>() | where(col(&Comment::article_id) == a.id));
+        REQUIRE(a.comments.size() == std::min<std::size_t>(2, live));
+        CHECK(a.comments[0].rank == static_cast<int>(live) - 1);
+        if (a.comments.size() == 2) CHECK(a.comments[1].rank == static_cast<int>(live) - 2);
+        REQUIRE(a.top_comment);
+        CHECK(a.top_comment->rank == static_cast<int>(live) - 1);
+    }
+    // limit(0): nothing, in one query all the same.
+    repo.preload(articles, preload(&Article::comments).limit(0));
+    for (const Article& a : articles) CHECK(a.comments.empty());
+}
+
+inline void belongs_to_with_null_keys_and_single_rows(Repo& repo) {
+    World w = populate(repo);
+    Article orphan = *repo.get<Article>(w.orphan_article);
+    repo.preload(orphan, &Article::writer, &Article::comments);
+    CHECK(!orphan.writer);
+    CHECK(orphan.comments.empty());
+    Writer first = *repo.get<Writer>(w.writers[0].id);
+    repo.preload(first, &Writer::articles);
+    CHECK(first.articles.size() == 1);
+}
+
+inline void composite_keys(Repo& repo) {
+    repo.insert(Shelf{1, 1, "1/1", {}});
+    repo.insert(Shelf{1, 2, "1/2", {}});
+    repo.insert(Shelf{2, 1, "2/1", {}});
+    for (auto [store, shelf, title] : {std::tuple{1, 1, "x"}, std::tuple{1, 1, "y"}, std::tuple{1, 2, "z"}, std::tuple{2, 1, "w"}})
+        repo.insert(Book{0, store, shelf, title, {}});
+    auto shelves = repo.all(from<Shelf>() | order_by(asc(col(&Shelf::store)), asc(col(&Shelf::number))));
+    repo.preload(shelves, preload(&Shelf::books, from<Book>() | order_by(asc(col(&Book::title)))).then(&Book::on));
+    REQUIRE(shelves.size() == 3);
+    REQUIRE(shelves[0].books.size() == 2);
+    CHECK(shelves[0].books[0].title == "x");
+    CHECK(shelves[0].books[1].title == "y");
+    REQUIRE(shelves[1].books.size() == 1);
+    CHECK(shelves[1].books[0].title == "z");
+    REQUIRE(shelves[2].books.size() == 1);
+    CHECK(shelves[2].books[0].title == "w");
+    REQUIRE(shelves[2].books[0].on);
+    CHECK(shelves[2].books[0].on->label == "2/1");
+    // Top N per owner on a composite key, and a query through it.
+    repo.preload(shelves, preload(&Shelf::books, from<Book>() | order_by(desc(col(&Book::title)))).limit(1));
+    CHECK(shelves[0].books.size() == 1);
+    CHECK(shelves[0].books[0].title == "y");
+    CHECK(repo.count(assoc(shelves[0], &Shelf::books)) == 2);
+    CHECK(repo.count(from<Shelf>() | join_assoc(&Shelf::books) | where(col(&Book::title) == "z")) == 1);
+}
+
+inline void queries_and_joins_through_associations(Repo& repo) {
+    World w = populate(repo);
+    const Writer& busiest = w.writers[2];
+    CHECK(repo.count(assoc(busiest, &Writer::articles)) == 3);
+    auto titles = repo.all(assoc(busiest, &Writer::articles) | order_by(desc(col(&Article::id))) | select(col(&Article::title)));
+    CHECK(titles == std::vector<std::string>{"a22", "a21", "a20"});
+    Article a = repo.all(assoc(busiest, &Writer::articles) | order_by(asc(col(&Article::id))))[0];
+    CHECK(repo.one(assoc(a, &Article::writer)).id == busiest.id);
+    CHECK(repo.count(assoc(a, &Article::tags)) == 2);
+    CHECK(repo.count(assoc(a, &Article::comments)) == 1);  // soft-deleted comments are left out
+    // Joins on associations: writers with a tag t3 (only the busiest writer's third article).
+    auto q = from<Writer>() | join_assoc(&Writer::articles) | join_assoc(&Article::tags) | where(col(&Tag::name) == "t3") |
+             select(col(&Writer::name));
+    CHECK(repo.all(q) == std::vector<std::string>{"writer2"});
+    // Left join keeps writers without a match; soft-deleted comments are out of the join.
+    CHECK(repo.count(from<Article>() | left_join_assoc(&Article::comments)) == 11);  // 10 live comments + the orphan
+    CHECK(repo.to_sql(from<Article>() | join_assoc(&Article::comments)).sql.find(R"("comments"."deleted_at" IS NULL)") !=
+          std::string::npos);
+}
+
+}  // namespace assoc_checks
