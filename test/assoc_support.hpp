@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 #include <quarry/assoc.hpp>
+#include <quarry/changeset.hpp>
 
 #include "repo_support.hpp"
 
@@ -248,6 +249,28 @@ inline void queries_and_joins_through_associations(Repo& repo) {
     CHECK(repo.count(from<Article>() | left_join_assoc(&Article::comments)) == 11);  // 10 live comments + the orphan
     CHECK(repo.to_sql(from<Article>() | join_assoc(&Article::comments)).sql.find(R"("comments"."deleted_at" IS NULL)") !=
           std::string::npos);
+}
+
+// assoc_constraint / no_assoc_constraint on both databases (SQLite names no foreign key: the
+// Repo asks the database which one failed); insert_or_get returns the row already there.
+inline void association_constraints_and_insert_or_get(Repo& repo) {
+    World w = populate(repo);
+    auto orphan = repo.insert(change(Article{0, 424242, "dangling", {}, {}, {}, {}}) | assoc_constraint(&Article::writer));
+    CHECK(orphan.changeset().error_map() == ErrorMap{{"writer_id", {"does not exist"}}});
+    CHECK(orphan.errors()[0].validation == "assoc");
+    auto busy = repo.remove(change(w.writers[1]) | no_assoc_constraint(&Writer::articles));
+    CHECK(busy.changeset().error_map() == ErrorMap{{"articles", {"are still associated with this entry"}}});
+    CHECK(repo.get<Writer>(w.writers[1].id).has_value());
+    // Without the declaration it stays a ConstraintError.
+    CHECK_THROWS_AS(repo.remove(change(w.writers[1])), ConstraintError);
+    Writer idle = repo.insert(Writer{0, "idle", {}});
+    CHECK(repo.remove(change(idle) | no_assoc_constraint(&Writer::articles)).ok());
+
+    Shelf first = repo.insert_or_get(Shelf{7, 1, "first", {}}, &Shelf::store, &Shelf::number);
+    CHECK(first.label == "first");
+    Shelf again = repo.insert_or_get(Shelf{7, 1, "second", {}}, &Shelf::store, &Shelf::number);
+    CHECK(again.label == "first");  // the stored row, untouched
+    CHECK(repo.count(from<Shelf>() | where(col(&Shelf::store) == 7)) == 1);
 }
 
 }  // namespace assoc_checks

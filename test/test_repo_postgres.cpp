@@ -632,3 +632,10 @@ TEST_CASE("PostgreSQL associations: queries and joins through belongs_to, has_ma
     PgRepo db(*conninfo, assoc_schema_postgres);
     assoc_checks::queries_and_joins_through_associations(db.repo);
 }
+
+TEST_CASE("PostgreSQL associations: assoc_constraint and no_assoc_constraint become field errors; insert_or_get") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::association_constraints_and_insert_or_get(db.repo);
+}

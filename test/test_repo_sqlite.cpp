@@ -757,3 +757,9 @@ TEST_CASE("associations: queries and joins through belongs_to, has_many and many
     Repo repo = with_articles(db);
     assoc_checks::queries_and_joins_through_associations(repo);
 }
+
+TEST_CASE("associations: assoc_constraint and no_assoc_constraint become field errors; insert_or_get") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::association_constraints_and_insert_or_get(repo);
+}

@@ -35,6 +35,8 @@
 
 namespace quarry {
 
+class Repo;
+
 // ---- errors -------------------------------------------------------------------------------
 
 // One parameter of an error: count = 3, kind = "min", type = "integer", enum = [...].
@@ -264,6 +266,10 @@ struct ConstraintDecl {
     std::string message;
     std::string validation;            // the error's `validation`: unique, foreign_key, check, exclusion
     bool default_names = false;        // `names` are the conventional ones (columns match too)
+    std::string table;                 // the constrained table when not the changeset's (no_assoc_constraint)
+    // Where the database names no constraint (SQLite): whether this one is the one violated,
+    // asked of the database for the changeset's data.
+    std::function<bool(Repo&, const void* data)> locate;
 
     // Names the constraint (matched exactly, or by prefix / suffix).
     ConstraintDecl named(std::string name, NameMatch how = NameMatch::exact) && {
@@ -900,6 +906,7 @@ Result<T> apply_action(Changeset<T> cs, std::string action) {
 
 // ---- the Repo's changeset writes ------------------------------------------------------------
 
+#include "quarry/assoc.hpp"
 #include "quarry/repo.hpp"
 
 namespace quarry {
@@ -947,9 +954,15 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
     } catch (const ConstraintError& e) {
         if (savepoint) session_->rollback();
         if (cs.absorb(e)) return Result<T>(std::move(cs));
-        if (e.kind() == ConstraintKind::foreign_key && e.constraint().empty() && e.columns().empty())
+        if (e.kind() == ConstraintKind::foreign_key && e.constraint().empty() && e.columns().empty()) {
             if (auto located = detail::locate_foreign_key(*session_, cs, e); located && cs.absorb(*located))
                 return Result<T>(std::move(cs));
+            for (const auto& d : cs.constraints())
+                if (d.locate && d.locate(*this, &cs.data())) {
+                    cs.add_error(d.field, d.message, d.validation, {{"constraint", std::string(to_string(d.kind))}});
+                    return Result<T>(std::move(cs));
+                }
+        }
         throw;
     } catch (...) {
         if (savepoint) session_->rollback();
@@ -1044,6 +1057,54 @@ struct unsafe_validate_unique_t {
 template <class T, class M>
 unsafe_validate_unique_t<T, M> unsafe_validate_unique(M T::*mp, Repo& repo, std::string message = "has already been taken") {
     return {mp, &repo, std::move(message)};
+}
+
+// ---- association constraints ----------------------------------------------------------------
+
+namespace detail {
+template <class T, class F>
+std::string field_name_or(F T::*mp, std::string fallback) {
+    const auto& t = field_table<T>::get();
+    const auto at = std::find(t.offsets.begin(), t.offsets.end(), member_offset(mp));
+    return at == t.offsets.end() ? fallback : t.names[static_cast<std::size_t>(at - t.offsets.begin())];
+}
+}  // namespace detail
+
+// The row a belongs_to association names must exist: its foreign key's violation becomes
+// "does not exist" on the association's field.
+template <class Owner, class F>
+detail::constraint_t<Owner> assoc_constraint(F Owner::*field) {
+    return detail::with_association(field, [&](const auto& a) {
+        using A = std::remove_cvref_t<decltype(a)>;
+        static_assert(A::kind == assoc_kind::belongs_to, "quarry: assoc_constraint names a belongs_to association");
+        ConstraintDecl d;
+        d.kind = ConstraintKind::foreign_key;
+        std::apply([&](auto... fk) { (d.columns.push_back(column_info(fk).name), ...); }, a.keys);
+        d.field = detail::field_name_or(field, d.columns[0]);
+        d.message = "does not exist";
+        d.validation = "assoc";
+        return detail::constraint_t<Owner>{std::move(d)};
+    });
+}
+
+// Deleting a row that has_many / has_one rows still name: the children's foreign key violation
+// becomes "are still associated with this entry" on the association's field.
+template <class Owner, class F>
+detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
+    return detail::with_association(field, [&](const auto& a) {
+        using A = std::remove_cvref_t<decltype(a)>;
+        static_assert(A::kind == assoc_kind::has_many || A::kind == assoc_kind::has_one,
+                      "quarry: no_assoc_constraint names a has_many or has_one association");
+        ConstraintDecl d;
+        d.kind = ConstraintKind::foreign_key;
+        std::apply([&](auto... fk) { (d.columns.push_back(column_info(fk).name), ...); }, a.keys);
+        d.table = table_info<typename A::target>().name;
+        d.field = detail::field_name_or(field, table_info<typename A::target>().name);
+        d.message = A::kind == assoc_kind::has_many ? "are still associated with this entry" : "is still associated with this entry";
+        d.validation = "no_assoc";
+        d.locate = [field](Repo& r, const void* data) { return r.exists(assoc(*static_cast<const Owner*>(data), field)); };
+        return detail::constraint_t<Owner>{std::move(d)};
+    });
 }
 
 }  // namespace quarry

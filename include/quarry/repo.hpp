@@ -409,6 +409,26 @@ public:
         }
     }
 
+    // INSERT the row unless a stored row has the same `target` values (its primary key or a
+    // unique constraint's columns); returns the stored row either way, the existing one
+    // untouched (no write, unlike upsert). At REPEATABLE READ or SERIALIZABLE, a conflicting row
+    // committed after the transaction began is not visible: that is StaleEntry.
+    template <schema T, class... M>
+    T insert_or_get(const T& input, M T::*... target) {
+        static_assert(sizeof...(M) > 0, "quarry: insert_or_get(row, &T::member...) needs the conflict target's columns");
+        T row = input;
+        if constexpr (detail::stamps_inserts<T>) detail::stamp_insert(row, detail::now());
+        filter<T> same;
+        ((same &= col(target) == row.*target), ...);
+        // The existing row may be deleted between the two statements: try again, a few times.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            if (auto inserted = one_or_none(quarry::insert(row) | on_conflict_do_nothing(target...) | returning_all())) return std::move(*inserted);
+            if (auto existing = one_or_none(from<T>() | with_deleted() | where(same))) return std::move(*existing);
+        }
+        throw StaleEntry("insert_or_get: the row it conflicts with is not visible (deleted meanwhile, or committed after this "
+                         "transaction's snapshot)");
+    }
+
 private:
     // Runs write(row) -> stored row between the schema's hooks, in one transaction when there are hooks.
     template <detail::hook_point P, class T, class Write>

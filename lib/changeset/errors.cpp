@@ -113,6 +113,7 @@ bool kind_matches(ConstraintKind declared, ConstraintKind met) {
 
 void default_constraint_names(ConstraintDecl& d, std::string_view table) {
     if (!d.names.empty() || d.columns.empty()) return;
+    if (!d.table.empty()) table = d.table;
     const std::string base = std::string(table) + "_" + joined(d.columns);
     switch (d.kind) {
     case ConstraintKind::unique:
@@ -131,6 +132,7 @@ void default_constraint_names(ConstraintDecl& d, std::string_view table) {
 
 bool constraint_matches(const ConstraintDecl& d, const ConstraintError& e, std::string_view table) {
     if (!kind_matches(d.kind, e.kind())) return false;
+    if (!d.table.empty()) table = d.table;
     if (!e.constraint().empty() && name_matches(d, e.constraint())) return true;
     // A database that names no constraint (SQLite's inline UNIQUE, its foreign keys once quarry
     // found the column) is matched by table and columns, as is any violation of a constraint
