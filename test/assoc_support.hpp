@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <quarry/assoc.hpp>
 #include <quarry/changeset.hpp>
+#include <quarry/changeset_json.hpp>
 
 #include "repo_support.hpp"
 
@@ -271,6 +272,91 @@ inline void association_constraints_and_insert_or_get(Repo& repo) {
     Shelf again = repo.insert_or_get(Shelf{7, 1, "second", {}}, &Shelf::store, &Shelf::number);
     CHECK(again.label == "first");  // the stored row, untouched
     CHECK(repo.count(from<Shelf>() | where(col(&Shelf::store) == 7)) == 1);
+}
+
+// A writer's form with nested articles (cast_assoc), each validated by its own changeset.
+inline Changeset<Article> article_changeset(Article data, const Params& params) {
+    return cast(std::move(data), params, &Article::title) | validate_required(&Article::title) |
+           validate_length(&Article::title, {.max = 20});
+}
+inline Changeset<Writer> writer_form(Writer data, Params params) {
+    return cast(std::move(data), std::move(params), &Writer::name) | validate_required(&Writer::name) |
+           cast_assoc(&Writer::articles, article_changeset);
+}
+
+inline void nested_changesets(Repo& repo) {
+    // JSON: the owner and its rows in one transaction, foreign keys set.
+    auto saved = repo.insert(writer_form(Writer{}, params_from_json(nlohmann::json::parse(
+                                                       R"({"name": "Ann", "articles": [{"title": "one"}, {"title": "two"}]})"))));
+    REQUIRE(saved.ok());
+    REQUIRE(saved->articles.size() == 2);
+    CHECK(saved->articles[1].title == "two");
+    CHECK(saved->articles[1].writer_id == saved->id);
+    CHECK(repo.count(assoc(*saved, &Writer::articles)) == 2);
+
+    // A form's fields: articles[0][title], ...; a row's validation error is the owner's, by path.
+    Params form{{"name", Param::text("Bob")}, {"articles[0][title]", Param::text("fine")}, {"articles[1][title]", Param::text("")}};
+    auto bad = writer_form(Writer{}, form);
+    CHECK(bad.error_map() == ErrorMap{{"articles[1].title", {"can't be blank"}}});
+    CHECK(!repo.insert(bad).ok());
+    CHECK(repo.count(from<Writer>() | where(col(&Writer::name) == "Bob")) == 0);
+
+    // A row the database refuses rolls back the owner too.
+    auto refusing = [](Article data, const Params& p) {
+        return article_changeset(std::move(data), p) | check_constraint(&Article::title, "never_matches");
+    };
+    Params two{{"name", Param::text("Cid")}, {"articles[0][title]", Param::text("ok")}};
+    auto cid = repo.insert(cast(Writer{}, two, &Writer::name) | cast_assoc(&Writer::articles, refusing));
+    REQUIRE(cid.ok());
+    repo.session().connection().execute("CREATE UNIQUE INDEX articles_title_index ON articles (title)");
+    auto dup = repo.insert(cast(Writer{}, Params{{"name", Param::text("Dee")}, {"articles[0][title]", Param::text("ok")}}, &Writer::name) |
+                           cast_assoc(&Writer::articles, [](Article data, const Params& p) {
+                               return article_changeset(std::move(data), p) | unique_constraint(&Article::title);
+                           }));
+    CHECK(dup.changeset().error_map() == ErrorMap{{"articles[0].title", {"has already been taken"}}});
+    CHECK(repo.count(from<Writer>() | where(col(&Writer::name) == "Dee")) == 0);
+
+    // Update: a row naming a stored row's id updates it; others are new.
+    Writer ann = *saved;
+    auto edit = writer_form(ann, params_from_json(nlohmann::json::parse(
+                                     "{\"articles\": [{\"id\": " + std::to_string(ann.articles[0].id) +
+                                     R"(, "title": "one, edited"}, {"title": "three"}]})")));
+    auto updated = repo.update(edit);
+    REQUIRE(updated.ok());
+    auto titles = repo.all(assoc(ann, &Writer::articles) | order_by(asc(col(&Article::id))) | select(col(&Article::title)));
+    CHECK(titles == std::vector<std::string>{"one, edited", "two", "three"});
+
+    // put_assoc: structs written with the owner.
+    auto put = repo.insert(change(Writer{0, "Eve", {}}) |
+                           put_assoc(&Writer::articles, std::vector<Article>{Article{0, std::nullopt, "e1", {}, {}, {}, {}}}));
+    REQUIRE(put.ok());
+    CHECK(repo.one(assoc(*put, &Writer::articles)).title == "e1");
+    // Not a list where rows were expected: a cast error.
+    auto scalar = writer_form(Writer{}, Params{{"name", Param::text("F")}, {"articles", Param::text("oops")}});
+    CHECK(scalar.error_map() == ErrorMap{{"articles", {"is invalid"}}});
+}
+
+// Review regressions: limit_per under UPDATE/DELETE and in a union, soft-deleted rows of a
+// RIGHT-joined table, assoc() through a NULL foreign key, limit_per's output order.
+inline void limit_per_and_scopes_in_every_position(Repo& repo) {
+    World w = populate(repo);
+    auto per = from<Comment>() | order_by(asc(col(&Comment::rank))) | limit_per(1, col(&Comment::article_id));
+    const std::int64_t firsts = repo.count(per);
+    CHECK(firsts == 6);
+    CHECK(repo.hard_delete_all(per) == 6);
+    CHECK(repo.count(from<Comment>() | with_deleted()) == 10 - 6 + 6);  // 16 written, 6 first-ranked gone
+    CHECK(repo.count(from<Comment>() | where(col(&Comment::rank) == 0) | union_all(per)) == repo.count(per));
+    auto ordered = repo.all(from<Comment>() | order_by(desc(col(&Comment::rank))) | limit_per(2, col(&Comment::article_id)));
+    for (std::size_t k = 1; k < ordered.size(); ++k) {
+        const bool same = ordered[k].article_id == ordered[k - 1].article_id;
+        CHECK((ordered[k].article_id >= ordered[k - 1].article_id));
+        if (same) CHECK(ordered[k].rank < ordered[k - 1].rank);
+    }
+    // A soft-deleted comment stays out of a RIGHT JOIN that keeps comments.
+    const std::int64_t live = repo.count(from<Comment>());
+    CHECK(repo.count(from<Article>() | right_join<Comment>(col(&Comment::article_id) == col(&Article::id))) == live);
+    Article orphan = *repo.get<Article>(w.orphan_article);
+    CHECK(repo.all(assoc(orphan, &Article::writer)).empty());
 }
 
 }  // namespace assoc_checks

@@ -639,3 +639,17 @@ TEST_CASE("PostgreSQL associations: assoc_constraint and no_assoc_constraint bec
     PgRepo db(*conninfo, assoc_schema_postgres);
     assoc_checks::association_constraints_and_insert_or_get(db.repo);
 }
+
+TEST_CASE("PostgreSQL associations: nested changesets (cast_assoc from JSON and forms, put_assoc) write in one transaction") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::nested_changesets(db.repo);
+}
+
+TEST_CASE("PostgreSQL associations: limit_per under update, delete and union; soft delete under right joins; NULL belongs_to") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, assoc_schema_postgres);
+    assoc_checks::limit_per_and_scopes_in_every_position(db.repo);
+}

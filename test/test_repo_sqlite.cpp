@@ -763,3 +763,15 @@ TEST_CASE("associations: assoc_constraint and no_assoc_constraint become field e
     Repo repo = with_articles(db);
     assoc_checks::association_constraints_and_insert_or_get(repo);
 }
+
+TEST_CASE("associations: nested changesets (cast_assoc from JSON and forms, put_assoc) write in one transaction") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::nested_changesets(repo);
+}
+
+TEST_CASE("associations: limit_per under update, delete and union; soft delete under right joins; NULL belongs_to") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    assoc_checks::limit_per_and_scopes_in_every_position(repo);
+}

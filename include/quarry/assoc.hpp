@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "quarry/functions.hpp"
 #include "quarry/repo.hpp"
 
 namespace quarry {
@@ -100,10 +101,10 @@ void clear_field(F& field) {
     if constexpr (assoc_target<F>::many) field.clear();
     else field.reset();
 }
-// Pointers to the rows a field holds (for the next level of a preload).
-template <class F, class T>
-void rows_held(F& field, std::vector<T*>& out) {
-    if constexpr (assoc_target<F>::many) {
+// Pointers to the rows a field holds (for the next level of a preload); F may be const.
+template <class F, class P>
+void rows_held(F& field, std::vector<P>& out) {
+    if constexpr (assoc_target<std::remove_const_t<F>>::many) {
         for (auto& r : field) out.push_back(&r);
     } else {
         if (field) out.push_back(&*field);
@@ -123,7 +124,7 @@ auto unwrap_key(const V& v) {
 }
 template <class Key>
 auto plain_keys(const std::vector<Key>& keys) {
-    using Plain = decltype(std::apply([](const auto&... v) { return std::make_tuple(unwrap_key(v)...); }, keys[0]));
+    using Plain = decltype(std::apply([](const auto&... v) { return std::make_tuple(unwrap_key(v)...); }, std::declval<const Key&>()));
     std::vector<Plain> out;
     out.reserve(keys.size());
     for (const auto& k : keys) out.push_back(std::apply([](const auto&... v) { return std::make_tuple(unwrap_key(v)...); }, k));
@@ -152,7 +153,12 @@ auto assoc(const Owner& row, F Owner::*field) {
         constexpr auto target_key = table_traits<Target>::primary_key;
         if constexpr (A::kind == assoc_kind::belongs_to) {
             auto k = detail::key_of(row, a.keys);
-            return from<Target>() | where(detail::key_filter(target_key, detail::plain_keys(std::vector<decltype(k)>{k})));
+            bool null = false;
+            std::apply([&](const auto&... v) { ((null = null || detail::is_null_key(v)), ...); }, k);
+            // A NULL foreign key names no row: the query matches nothing.
+            std::vector<decltype(k)> keys;
+            if (!null) keys.push_back(k);
+            return from<Target>() | where(detail::key_filter(target_key, detail::plain_keys(keys)));
         } else if constexpr (A::kind != assoc_kind::many_to_many) {
             auto k = detail::key_of(row, owner_key);
             return from<Target>() | where(detail::key_filter(a.keys, std::vector<decltype(k)>{k}));
@@ -251,11 +257,15 @@ const preload_spec<Owner, F, N...>& as_spec(const preload_spec<Owner, F, N...>& 
     return s;
 }
 
-// The keys in chunks small enough for the dialect's parameter limit (SQLite expands IN lists).
+// The keys in chunks small enough for the dialect's parameter limit (SQLite expands IN lists)
+// beside the `used` parameters of the query itself. Composite keys go 1,000 rows at a time:
+// PostgreSQL expands a row IN list into nested comparisons, whose depth its stack limits.
 template <class Key, class Fn>
-void for_key_chunks(const Dialect& d, const std::vector<Key>& keys, Fn&& fn) {
+void for_key_chunks(const Dialect& d, std::size_t used, const std::vector<Key>& keys, Fn&& fn) {
     const std::size_t width = std::tuple_size_v<Key>;
-    const std::size_t per = std::max<std::size_t>(1, (d.max_params() / 2) / width);
+    if (used >= d.max_params()) throw QueryError("a preload's query binds as many parameters as the database allows");
+    std::size_t per = std::max<std::size_t>(1, (d.max_params() - used) / width);
+    if (width > 1) per = std::min<std::size_t>(per, 1000);
     for (std::size_t at = 0; at < keys.size(); at += per) {
         std::vector<Key> chunk(keys.begin() + static_cast<std::ptrdiff_t>(at),
                                keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), at + per)));
@@ -265,8 +275,17 @@ void for_key_chunks(const Dialect& d, const std::vector<Key>& keys, Fn&& fn) {
 
 template <class Target>
 Query<Target> base_query(const core::NodePtr& query) {
-    if (query) return Query<Target>(query);
-    return from<Target>();
+    if (!query) return from<Target>();
+    // A limit would apply to each chunk of owners, not to each owner: say what to use instead.
+    for (const core::Node* n = query.get(); n; n = n->parent)
+        if (n->kind == core::Clause::limit || n->kind == core::Clause::offset || n->kind == core::Clause::first ||
+            n->kind == core::Clause::last || n->kind == core::Clause::limit_per)
+            throw QueryError("a preload's query cannot limit its rows: preload(...).limit(n) takes the first n of each owner");
+    return Query<Target>(query);
+}
+// Parameters the preload's query binds by itself.
+inline std::size_t params_of(const core::NodePtr& query, const Dialect& d) {
+    return query ? core::render(query, d).params.size() : 0;
 }
 
 template <class Owner, class F, class... N>
@@ -296,7 +315,7 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
             std::vector<Key> keys;
             for (const auto& [k, _] : by_key) keys.push_back(k);
             if (spec.per_owner >= 0) throw QueryError("preload limit is not supported on many_to_many associations");
-            for_key_chunks(d, keys, [&](const std::vector<Key>& chunk) {
+            for_key_chunks(d, params_of(spec.query, d), keys, [&](const std::vector<Key>& chunk) {
                 auto q = base_query<Target>(spec.query) | join<J>(col(std::get<1>(a.keys)) == col(std::get<0>(target_key))) |
                          where(key_filter(std::make_tuple(std::get<0>(a.keys)), chunk));
                 core::Lowerer l;
@@ -316,6 +335,7 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
                 }
             });
         } else if constexpr (A::kind == assoc_kind::belongs_to) {
+            if (spec.per_owner >= 0) throw QueryError("preload limit is for has_many associations (a belongs_to names one row)");
             using Key = decltype(key_of(*owners[0], a.keys));
             std::map<Key, std::vector<Owner*>> by_key;
             for (Owner* o : owners) {
@@ -326,7 +346,7 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
             }
             std::vector<Key> keys;
             for (const auto& [k, _] : by_key) keys.push_back(k);
-            for_key_chunks(d, keys, [&](const std::vector<Key>& chunk) {
+            for_key_chunks(d, params_of(spec.query, d), keys, [&](const std::vector<Key>& chunk) {
                 for (Target& t : repo.all(base_query<Target>(spec.query) | where(key_filter(target_key, plain_keys(chunk))))) {
                     auto k = as_key<Key>(key_of(t, target_key));
                     auto it = k ? by_key.find(*k) : by_key.end();
@@ -341,7 +361,7 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
             for (Owner* o : owners) by_key[key_of(*o, owner_key)].push_back(o);
             std::vector<Key> keys;
             for (const auto& [k, _] : by_key) keys.push_back(k);
-            for_key_chunks(d, keys, [&](const std::vector<Key>& chunk) {
+            for_key_chunks(d, params_of(spec.query, d), keys, [&](const std::vector<Key>& chunk) {
                 auto q = base_query<Target>(spec.query) | where(key_filter(a.keys, chunk));
                 // has_one keeps the first row per owner: only that one is fetched.
                 const std::int64_t per = assoc_target<F>::many ? spec.per_owner : 1;

@@ -20,6 +20,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -295,6 +296,17 @@ FieldError constraint_error(const ConstraintDecl& d, const ConstraintError& e);
 // ---- the changeset ------------------------------------------------------------------------
 
 namespace detail {
+// Changesets of an association's rows (cast_assoc, put_assoc), written after their owner.
+template <class T>
+struct nested_changes {
+    virtual ~nested_changes() = default;
+    // Writes the rows for `owner` (as stored) and holds them, as stored, in its field. A row the
+    // database refuses adds its errors, under the association's path, and returns false.
+    virtual bool write(Repo& repo, T& owner, std::vector<FieldError>& errors) const = 0;
+    virtual bool changed() const noexcept = 0;
+};
+bool nested_params(const Params& all, std::string_view key, std::vector<Params>& rows, bool& invalid);
+
 // A struct's members by index: names and byte offsets, read once per type.
 template <class T>
 struct field_table {
@@ -449,6 +461,11 @@ public:
         return false;
     }
 
+    // ---- associations (cast_assoc, put_assoc) ----
+    const std::vector<std::shared_ptr<const detail::nested_changes<T>>>& nested() const noexcept { return nested_; }
+    void add_nested(std::shared_ptr<const detail::nested_changes<T>> n) { nested_.push_back(std::move(n)); }
+    void clear_nested() noexcept { nested_.clear(); }
+
     // ---- casting (see quarry::cast) ----
     void set_params(Params p) { params_ = std::move(p); }
     template <class M>
@@ -474,6 +491,7 @@ private:
     std::vector<FieldError> errors_;
     Params params_;
     std::vector<ConstraintDecl> constraints_;
+    std::vector<std::shared_ptr<const detail::nested_changes<T>>> nested_;
     std::string action_;
 };
 
@@ -970,11 +988,41 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
     }
 }
 
+namespace detail {
+struct nested_refused {};  // unwinds the transaction of a write whose nested rows were refused
+
+// Runs `write` (-> Result<T>), then the changeset's nested rows, all in one transaction.
+template <class T, class Write>
+Result<T> with_nested(Repo& repo, const Changeset<T>& cs, Write&& write) {
+    if (cs.nested().empty() || !cs.valid()) return write();
+    std::vector<FieldError> errors;
+    try {
+        return repo.transaction([&](Repo& r) -> Result<T> {
+            Result<T> owner = write();
+            if (!owner) return owner;
+            T stored = std::move(owner).value();
+            bool ok = true;
+            for (const auto& n : cs.nested()) ok = n->write(r, stored, errors) && ok;
+            if (!ok) throw nested_refused{};
+            return Result<T>(std::move(stored));
+        });
+    } catch (const nested_refused&) {
+        Changeset<T> failed = cs;
+        for (auto& e : errors) failed.add_error(std::move(e.field), std::move(e.message), std::move(e.validation), std::move(e.params));
+        return Result<T>(std::move(failed));
+    }
+}
+}  // namespace detail
+
 template <class T>
 Result<T> Repo::insert(Changeset<T> cs) {
     static_assert(schema<T>, "quarry: insert needs a changeset over a schema (QUARRY_TABLE)");
     cs.set_action("insert");
     const T row = cs.apply_changes();
+    if (!cs.nested().empty()) {
+        const Changeset<T> whole = cs;
+        return detail::with_nested(*this, whole, [&] { return write_changeset(cs, [&] { return insert(row); }); });
+    }
     return write_changeset(std::move(cs), [&] { return insert(row); });
 }
 
@@ -984,6 +1032,17 @@ Result<T> Repo::update(Changeset<T> cs) {
     cs.set_action("update");
     bool persisted = false;  // a change to a column (not to a virtual or read-only field)
     detail::for_each_column<T>([&](auto mp, const char*) { persisted = persisted || (cs.changed(mp) && !column_info(mp).read_only); });
+    if (!cs.nested().empty()) {
+        // The owner's own columns (if any changed), then its nested rows, in one transaction.
+        Changeset<T> owner_only = cs;
+        const Changeset<T> whole = cs;
+        return detail::with_nested(*this, whole, [&]() -> Result<T> {
+            if (!persisted) return Result<T>(whole.data());
+            Changeset<T> plain = std::move(owner_only);
+            plain.clear_nested();
+            return update(std::move(plain));
+        });
+    }
     if (cs.valid() && !persisted) return Result<T>(cs.data());
     if constexpr (detail::stamps_updates<T>) {
         constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
@@ -1105,6 +1164,153 @@ detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
         d.locate = [field](Repo& r, const void* data) { return r.exists(assoc(*static_cast<const Owner*>(data), field)); };
         return detail::constraint_t<Owner>{std::move(d)};
     });
+}
+
+// ---- nested changesets ---------------------------------------------------------------------
+
+namespace detail {
+template <class T>
+bool is_new_row(const T& row) {
+    const T blank{};
+    bool same = true;
+    std::apply([&](auto... pk) { same = ((row.*pk == blank.*pk) && ...); }, table_traits<T>::primary_key);
+    return same;
+}
+
+// The rows of a has_many / has_one association, as changesets. Stored rows (a primary key set)
+// are updated, new ones inserted, each with its foreign key set to the owner's key.
+template <class T, class F>
+struct nested_rows : nested_changes<T> {
+    using C = typename assoc_target<F>::type;
+    F T::*field;
+    std::string path;  // the association's name in error paths
+    std::vector<Changeset<C>> rows;
+
+    bool changed() const noexcept override { return !rows.empty(); }
+    bool write(Repo& repo, T& owner, std::vector<FieldError>& errors) const override {
+        bool ok = true;
+        with_association(field, [&](const auto& a) {
+            using A = std::remove_cvref_t<decltype(a)>;
+            static_assert(A::kind == assoc_kind::has_many || A::kind == assoc_kind::has_one,
+                          "quarry: nested changesets are for has_many and has_one associations");
+            clear_field(owner.*field);
+            constexpr auto owner_key = table_traits<T>::primary_key;
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                Changeset<C> row = rows[i];
+                [&]<std::size_t... I>(std::index_sequence<I...>) {
+                    (row.put_change(std::get<I>(a.keys), owner.*std::get<I>(owner_key)), ...);
+                }(std::make_index_sequence<std::tuple_size_v<decltype(a.keys)>>{});
+                Result<C> stored = is_new_row(row.data()) ? repo.insert(row) : repo.update(row);
+                if (!stored) {
+                    ok = false;
+                    const std::string prefix = assoc_target<F>::many ? path + "[" + std::to_string(i) + "]." : path + ".";
+                    for (const auto& e : stored.errors()) errors.push_back({prefix + e.field, e.message, e.validation, e.params});
+                    continue;
+                }
+                hold(owner.*field, std::move(stored).value());
+            }
+        });
+        return ok;
+    }
+};
+
+template <class T, class F>
+std::string assoc_path(F T::*field, std::string key) {
+    if (!key.empty()) return key;
+    key = field_name_or(field, "");
+    if (key.empty())
+        throw std::logic_error("quarry: list the association's member in BOOST_HANA_ADAPT_STRUCT (or pass its input key) "
+                               "so that its rows have a name");
+    return key;
+}
+}  // namespace detail
+
+// Casts the association's rows from the input (a JSON array or object under the field's name,
+// or form fields `comments[0][body]`, `profile[bio]`) through `cast_row(data, params)`, which
+// returns the row's changeset. A stored row is matched by its primary key in the input (the
+// owner's data must hold the association, preloaded); the others are new. Errors of a row go on
+// the owner as "comments[1].body". Absent from the input: the association is left alone.
+template <class T, class F, class Fn>
+struct cast_assoc_t {
+    F T::*field;
+    Fn cast_row;
+    std::string key;
+    bool required = false;
+    void apply(Changeset<T>& cs) const {
+        using C = typename assoc_target<F>::type;
+        const std::string path = detail::assoc_path(field, key);
+        std::vector<Params> rows;
+        bool invalid = false;
+        if (!detail::nested_params(cs.params(), path, rows, invalid)) {
+            if (required) cs.add_error(path, "can't be blank", "required");
+            return;
+        }
+        if (invalid || (!assoc_target<F>::many && rows.size() > 1)) {
+            cs.add_error(path, "is invalid", "cast", {{"type", std::string(assoc_target<F>::many ? "list" : "map")}});
+            return;
+        }
+        if (required && rows.empty()) cs.add_error(path, "can't be blank", "required");
+        std::vector<const C*> stored;
+        detail::rows_held(cs.data().*field, stored);
+        auto n = std::make_shared<detail::nested_rows<T, F>>();
+        n->field = field;
+        n->path = path;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            C data{};
+            // A row that names a stored row's primary key updates it.
+            if constexpr (std::tuple_size_v<decltype(table_traits<C>::primary_key)> == 1) {
+                constexpr auto pk = std::get<0>(table_traits<C>::primary_key);
+                for (const auto& [k, v] : rows[i]) {
+                    if (k != Changeset<C>::fields::name(pk)) continue;
+                    std::remove_cvref_t<decltype(data.*pk)> id{};
+                    if (cast_traits<std::remove_cvref_t<decltype(data.*pk)>>::cast(v, id) != CastResult::ok) continue;
+                    for (const C* s : stored)
+                        if (s->*pk == id) data = *s;
+                }
+            }
+            Changeset<C> row = cast_row(std::move(data), rows[i]);
+            const std::string prefix = assoc_target<F>::many ? path + "[" + std::to_string(i) + "]." : path + ".";
+            for (const auto& e : row.errors()) cs.add_error(prefix + e.field, e.message, e.validation, e.params);
+            n->rows.push_back(std::move(row));
+        }
+        cs.add_nested(std::move(n));
+    }
+};
+template <class T, class F, class Fn>
+cast_assoc_t<T, F, Fn> cast_assoc(F T::*field, Fn cast_row, std::string key = {}) {
+    return {field, std::move(cast_row), std::move(key), false};
+}
+template <class T, class F, class Fn>
+cast_assoc_t<T, F, Fn> cast_assoc_required(F T::*field, Fn cast_row, std::string key = {}) {
+    return {field, std::move(cast_row), std::move(key), true};
+}
+
+// Puts rows (structs or changesets) in the association, written with the owner.
+template <class T, class F, class R>
+struct put_assoc_t {
+    F T::*field;
+    std::vector<R> rows;
+    void apply(Changeset<T>& cs) const {
+        using C = typename assoc_target<F>::type;
+        auto n = std::make_shared<detail::nested_rows<T, F>>();
+        n->field = field;
+        n->path = detail::field_name_or(field, "rows");
+        for (const auto& r : rows) {
+            if constexpr (std::is_same_v<R, Changeset<C>>) {
+                n->rows.push_back(r);
+            } else {
+                // A new row is inserted whole; a stored one is written whole too.
+                Changeset<C> c(detail::is_new_row(r) ? C{} : r);
+                detail::for_each_column<C>([&](auto mp, const char*) { c.force_change(mp, r.*mp); });
+                n->rows.push_back(std::move(c));
+            }
+        }
+        cs.add_nested(std::move(n));
+    }
+};
+template <class T, class F, class R>
+put_assoc_t<T, F, R> put_assoc(F T::*field, std::vector<R> rows) {
+    return {field, std::move(rows)};
 }
 
 }  // namespace quarry

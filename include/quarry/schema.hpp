@@ -141,6 +141,9 @@ constexpr auto has_one(F O::*field, K C::*... foreign_key) {
 template <class O, class F, class J, class A, class B>
 constexpr auto many_to_many(F O::*field, A J::*to_owner, B J::*to_target) {
     static_assert(assoc_target<F>::many, "quarry: many_to_many holds a std::vector<T>");
+    static_assert(std::tuple_size_v<decltype(table_traits<O>::primary_key)> == 1 &&
+                      std::tuple_size_v<decltype(table_traits<typename assoc_target<F>::type>::primary_key)> == 1,
+                  "quarry: many_to_many joins single-column primary keys (use has_many on the join schema for composite ones)");
     return association<assoc_kind::many_to_many, O, F, std::tuple<A J::*, B J::*>, J>{field, {to_owner, to_target}};
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <map>
 #include <stdexcept>
 
 #include "quarry/changeset_json.hpp"
@@ -56,3 +57,62 @@ nlohmann::json errors_detail_json(const std::vector<FieldError>& errors) {
 }
 
 }  // namespace quarry
+
+namespace quarry::detail {
+
+namespace {
+// "comments[2][body]" under "comments": index 2, field "body"; "profile[bio]": index 0.
+bool split_nested(std::string_view k, std::string_view key, std::size_t& index, std::string_view& field) {
+    if (k.size() <= key.size() + 2 || k.substr(0, key.size()) != key || k[key.size()] != '[') return false;
+    std::string_view rest = k.substr(key.size() + 1);
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view first = rest.substr(0, close);
+    rest = rest.substr(close + 1);
+    if (rest.empty()) {  // profile[bio]
+        index = 0;
+        field = first;
+        return !field.empty();
+    }
+    if (rest.front() != '[' || rest.back() != ']') return false;
+    index = 0;
+    for (char c : first) {
+        if (c < '0' || c > '9' || index > 100000) return false;
+        index = index * 10 + static_cast<std::size_t>(c - '0');
+    }
+    field = rest.substr(1, rest.size() - 2);
+    return !first.empty() && !field.empty();
+}
+}  // namespace
+
+bool nested_params(const Params& all, std::string_view key, std::vector<Params>& rows, bool& invalid) {
+    rows.clear();
+    invalid = false;
+    for (const auto& [k, v] : all) {
+        if (k != key) continue;
+        if (v.kind == Param::Kind::null) return true;  // no rows
+        const auto doc = v.kind == Param::Kind::json ? nlohmann::json::parse(v.s, nullptr, false) : nlohmann::json();
+        if (doc.is_object()) {
+            rows.push_back(params_from_json(doc));
+        } else if (doc.is_array()) {
+            for (const auto& item : doc) {
+                if (!item.is_object()) return invalid = true;
+                rows.push_back(params_from_json(item));
+            }
+        } else {
+            invalid = true;  // a scalar where rows were expected
+        }
+        return true;
+    }
+    // Form fields: key[i][field], or key[field] for one row.
+    std::map<std::size_t, Params> found;
+    for (const auto& [k, v] : all) {
+        std::size_t index = 0;
+        std::string_view field;
+        if (split_nested(k, key, index, field)) found[index].emplace_back(std::string(field), v);
+    }
+    for (auto& [i, p] : found) rows.push_back(std::move(p));
+    return !found.empty();
+}
+
+}  // namespace quarry::detail

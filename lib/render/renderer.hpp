@@ -65,7 +65,7 @@ private:
     }
     void deleted_filter(const Source& s, bool only_deleted);
     // limit_per: the query ranked per partition in a derived table, filtered by rank.
-    void ranked(Parts& p);
+    void ranked(Parts& p, const std::vector<const ColumnInfo*>* only_columns);
     const Node* rank_ = nullptr;            // the limit_per node the next select list ranks by
     const Parts* rank_orders_ = nullptr;    // ... in this order
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);

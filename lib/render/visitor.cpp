@@ -72,12 +72,12 @@ void Renderer::note_assignment(util::SmallVec<const ColumnInfo*, 16>& seen, cons
     seen.push_back(c);
 }
 
-void Renderer::ranked(Parts& p) {
+void Renderer::ranked(Parts& p, const std::vector<const ColumnInfo*>* only_columns) {
     const Node& per = *std::exchange(p.limit_per, nullptr);
-    if (p.select || output_names_ || !p.set_ops.empty() || p.limit || p.limit_one || p.offset || p.lock ||
+    if (p.select || output_names_ || !p.set_ops.empty() || p.limit || p.limit_one || p.offset || p.lock || p.distinct ||
         !p.distinct_on.empty() || p.root->kind != Clause::from_table)
         throw QueryError("limit_per ranks whole rows of one table: it cannot be combined with select, set operations, "
-                         "limit, offset, first/last, distinct_on or row locks");
+                         "limit, offset, first/last, distinct, distinct_on or row locks");
     // SELECT cols FROM (SELECT cols, row_number() OVER (PARTITION BY ... ORDER BY ...) AS rank
     // FROM ... WHERE ...) AS table WHERE rank <= N ORDER BY rank: named as the table, the derived
     // table answers to the same qualified column names.
@@ -88,11 +88,12 @@ void Renderer::ranked(Parts& p) {
         else quoted(alias);
     };
     put("SELECT ");
-    for (std::size_t k = 0; k < root.table->columns.size(); ++k) {
+    const std::size_t n_out = only_columns ? only_columns->size() : root.table->columns.size();
+    for (std::size_t k = 0; k < n_out; ++k) {
         if (k) put(", ");
         name();
         put('.');
-        put(root.table->columns[k].quoted);
+        put(only_columns ? (*only_columns)[k]->quoted : root.table->columns[k].quoted);
     }
     put(" FROM (");
     Parts order_only;
@@ -109,7 +110,15 @@ void Renderer::ranked(Parts& p) {
     std::uint32_t i = 0;
     for (std::uint32_t k = 0; k + 1 < per.top_count(); ++k) i = core::skip_expr(per.ops(), i);
     expr(per, i, p_none);
-    put(" ORDER BY \"quarry_rank\"");
+    // Each partition's rows together, in the query's order: by the partition, then by rank.
+    put(" ORDER BY ");
+    sources_.push_back({root.table, alias, scope_});
+    const bool q = std::exchange(qualify_, false);
+    i = 0;
+    expression_list(per, i, per.top_count() - 1, ", ");
+    qualify_ = q;
+    sources_.pop_back();
+    put(", \"quarry_rank\"");
 }
 
 void Renderer::deleted_filter(const Source& s, bool only_deleted) {
@@ -238,7 +247,7 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     ctes(p);
     if (p.limit_per) {
         output_names_ = names;
-        return ranked(p);
+        return ranked(p, only_columns);
     }
     const std::size_t mark = sources_.size();
     const Node& root = *p.root;
@@ -344,8 +353,22 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
         if (kind == core::JoinKind::right) check(core::Feature::right_join);
         if (kind == core::JoinKind::full) check(core::Feature::full_join);
         put(join_text(kind));
-        source_of(*j);
-        const bool scoped = !(j->flags & core::JoinFlags::subquery_source) && filters_deleted(j->table, p.deleted);
+        bool scoped = !(j->flags & core::JoinFlags::subquery_source) && filters_deleted(j->table, p.deleted);
+        if (scoped && (kind == core::JoinKind::right || kind == core::JoinKind::full)) {
+            // The join keeps this side's rows whatever ON says: filter them before joining.
+            put("(SELECT * FROM ");
+            put(j->table->quoted);
+            put(" WHERE ");
+            const bool q = std::exchange(qualify_, false);
+            deleted_filter(sources_[mark + 1 + k], false);
+            qualify_ = q;
+            put(") AS ");
+            if (j->alias) quoted(j->alias_name());
+            else put(j->table->quoted);
+            scoped = false;
+        } else {
+            source_of(*j);
+        }
         if (scoped && !j->top_count()) deleted_filters.push_back({mark + 1 + k, false});
         if (j->top_count()) {
             put(" ON ");
@@ -397,7 +420,7 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
         Parts mp;
         fold(&member, mp);
         bool wrap = !mp.orders.empty() || !mp.distinct_on.empty() || mp.limit || mp.limit_one || mp.offset ||
-                    !mp.ctes.empty() || !mp.set_ops.empty() || mp.lock;
+                    !mp.ctes.empty() || !mp.set_ops.empty() || mp.lock || mp.limit_per;
         if (!wrap) {
             // A member is its own SELECT: it sees none of this one's sources.
             bool q = qualify_;
@@ -442,7 +465,7 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
 }
 
 bool Renderer::needs_key_subquery(const Parts& p) const {
-    return p.limit || p.limit_one || p.offset || !p.orders.empty() || !p.group_bys.empty() || !p.havings.empty() ||
+    return p.limit || p.limit_one || p.limit_per || p.offset || !p.orders.empty() || !p.group_bys.empty() || !p.havings.empty() ||
            p.distinct || !p.distinct_on.empty() || !p.ctes.empty() || !p.set_ops.empty() || p.select ||
            p.root->kind != Clause::from_table || p.root->alias;
 }
