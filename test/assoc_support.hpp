@@ -298,6 +298,7 @@ inline void nested_changesets(Repo& repo) {
     Params form{{"name", Param::text("Bob")}, {"articles[0][title]", Param::text("fine")}, {"articles[1][title]", Param::text("")}};
     auto bad = writer_form(Writer{}, form);
     CHECK(bad.error_map() == ErrorMap{{"articles[1].title", {"can't be blank"}}});
+    CHECK(errors_json(bad) == nlohmann::json::parse(R"({"articles": [{}, {"title": ["can't be blank"]}]})"));
     CHECK(!repo.insert(bad).ok());
     CHECK(repo.count(from<Writer>() | where(col(&Writer::name) == "Bob")) == 0);
 
@@ -359,4 +360,55 @@ inline void limit_per_and_scopes_in_every_position(Repo& repo) {
     CHECK(repo.all(assoc(orphan, &Article::writer)).empty());
 }
 
+}  // namespace assoc_checks
+
+// many_to_many with a composite key on one side: readers and the shelves they use.
+struct Reader;
+struct ShelfReader {
+    std::int64_t reader_id = 0;
+    std::int64_t store = 0;
+    std::int64_t number = 0;
+};
+struct Reader {
+    std::int64_t id = 0;
+    std::string name{};
+    std::vector<Shelf> shelves{};
+};
+BOOST_HANA_ADAPT_STRUCT(ShelfReader, reader_id, store, number);
+BOOST_HANA_ADAPT_STRUCT(Reader, id, name);
+QUARRY_TABLE(ShelfReader, "shelf_readers", &ShelfReader::reader_id, &ShelfReader::store, &ShelfReader::number);
+QUARRY_TABLE(Reader, "readers", &Reader::id);
+QUARRY_ASSOCIATIONS(Reader, quarry::many_to_many(&Reader::shelves, &ShelfReader::reader_id,
+                                                 std::tuple{&ShelfReader::store, &ShelfReader::number}));
+
+inline constexpr const char* reader_schema =
+    "CREATE TABLE readers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "CREATE TABLE shelf_readers (reader_id INTEGER NOT NULL, store INTEGER NOT NULL, number INTEGER NOT NULL, "
+    "PRIMARY KEY (reader_id, store, number));";
+inline constexpr const char* reader_schema_postgres =
+    "CREATE TABLE readers (id bigserial PRIMARY KEY, name text NOT NULL);"
+    "CREATE TABLE shelf_readers (reader_id bigint NOT NULL, store bigint NOT NULL, number bigint NOT NULL, "
+    "PRIMARY KEY (reader_id, store, number));";
+
+namespace assoc_checks {
+inline void many_to_many_composite(quarry::Repo& repo) {
+    using namespace quarry;
+    repo.insert(Shelf{1, 1, "1/1", {}});
+    repo.insert(Shelf{1, 2, "1/2", {}});
+    repo.insert(Shelf{2, 1, "2/1", {}});
+    Reader r = repo.insert(Reader{0, "r", {}});
+    Reader s = repo.insert(Reader{0, "s", {}});
+    repo.insert(ShelfReader{r.id, 1, 2});
+    repo.insert(ShelfReader{r.id, 2, 1});
+    repo.insert(ShelfReader{s.id, 1, 1});
+    std::vector<Reader> readers{r, s};
+    repo.preload(readers, preload(&Reader::shelves, from<Shelf>() | order_by(asc(col(&Shelf::label)))));
+    REQUIRE(readers[0].shelves.size() == 2);
+    CHECK(readers[0].shelves[0].label == "1/2");
+    CHECK(readers[0].shelves[1].label == "2/1");
+    REQUIRE(readers[1].shelves.size() == 1);
+    CHECK(readers[1].shelves[0].label == "1/1");
+    CHECK(repo.count(assoc(r, &Reader::shelves)) == 2);
+    CHECK(repo.count(from<Reader>() | join_assoc(&Reader::shelves) | where(col(&Shelf::label) == "1/1")) == 1);
+}
 }  // namespace assoc_checks

@@ -653,3 +653,10 @@ TEST_CASE("PostgreSQL associations: limit_per under update, delete and union; so
     PgRepo db(*conninfo, assoc_schema_postgres);
     assoc_checks::limit_per_and_scopes_in_every_position(db.repo);
 }
+
+TEST_CASE("PostgreSQL associations: many_to_many with a composite key") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, (std::string(assoc_schema_postgres) + reader_schema_postgres).c_str());
+    assoc_checks::many_to_many_composite(db.repo);
+}

@@ -775,3 +775,10 @@ TEST_CASE("associations: limit_per under update, delete and union; soft delete u
     Repo repo = with_articles(db);
     assoc_checks::limit_per_and_scopes_in_every_position(repo);
 }
+
+TEST_CASE("associations: many_to_many with a composite key") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    repo.session().connection().execute(reader_schema);
+    assoc_checks::many_to_many_composite(repo);
+}

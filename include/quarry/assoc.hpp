@@ -165,9 +165,8 @@ auto assoc(const Owner& row, F Owner::*field) {
         } else {
             using J = typename A::join_schema;
             auto k = detail::key_of(row, owner_key);
-            return from<Target>() |
-                   join<J>(col(std::get<1>(a.keys)) == col(std::get<0>(target_key))) |
-                   where(col(std::get<0>(a.keys)) == std::get<0>(k));
+            return from<Target>() | join<J>(detail::keys_equal(std::get<1>(a.keys), target_key)) |
+                   where(detail::key_filter(std::get<0>(a.keys), std::vector<decltype(k)>{k}));
         }
     });
 }
@@ -192,8 +191,8 @@ struct join_assoc_clause {
                                           kind, {}, detail::keys_equal(a.keys, owner_key), {}};
             } else {
                 using J = typename A::join_schema;
-                auto through = col(std::get<0>(a.keys)) == col(std::get<0>(owner_key));
-                auto to = col(std::get<0>(target_key)) == col(std::get<1>(a.keys));
+                auto through = detail::keys_equal(std::get<0>(a.keys), owner_key);
+                auto to = detail::keys_equal(target_key, std::get<1>(a.keys));
                 return std::move(q) | join_clause<J, decltype(through)>{kind, {}, through, {}} |
                        join_clause<Target, decltype(to)>{kind, {}, to, {}};
             }
@@ -316,22 +315,28 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
             for (const auto& [k, _] : by_key) keys.push_back(k);
             if (spec.per_owner >= 0) throw QueryError("preload limit is not supported on many_to_many associations");
             for_key_chunks(d, params_of(spec.query, d), keys, [&](const std::vector<Key>& chunk) {
-                auto q = base_query<Target>(spec.query) | join<J>(col(std::get<1>(a.keys)) == col(std::get<0>(target_key))) |
-                         where(key_filter(std::make_tuple(std::get<0>(a.keys)), chunk));
+                const auto& to_owner = std::get<0>(a.keys);
+                auto q = base_query<Target>(spec.query) | join<J>(keys_equal(std::get<1>(a.keys), target_key)) |
+                         where(key_filter(to_owner, chunk));
+                // SELECT the join row's owner key, then the target's columns.
                 core::Lowerer l;
-                l.column(&column_info(std::get<0>(a.keys)));
-                l.end_expr();
+                std::apply([&](auto... m) { ((l.column(&column_info(m)), l.end_expr()), ...); }, to_owner);
                 for_each_column<Target>([&](auto mp, const char*) {
                     l.column(&column_info(mp));
                     l.end_expr();
                 });
                 core::NodePtr with_key = l.finish(core::Clause::select, q.node());
                 core::StatementRun run(repo.session(), *with_key);
-                using K0 = std::remove_cvref_t<decltype(std::declval<J&>().*std::get<0>(a.keys))>;
+                constexpr std::uint32_t width = std::tuple_size_v<std::remove_cvref_t<decltype(to_owner)>>;
                 while (run.step()) {
-                    Key k{value_traits<K0>::read(run.row(), 0)};
-                    Target t = decode_struct<Target>(run.row(), 1);
-                    for (Owner* o : by_key[k]) hold(o->*spec.field, t);
+                    const auto k = [&]<std::size_t... I>(std::index_sequence<I...>) {
+                        return Key{std::tuple_element_t<I, Key>(
+                            value_traits<std::remove_cvref_t<decltype(std::declval<J&>().*std::get<I>(to_owner))>>::read(run.row(), I))...};
+                    }(std::make_index_sequence<width>{});
+                    Target t = decode_struct<Target>(run.row(), width);
+                    auto it = by_key.find(k);
+                    if (it == by_key.end()) continue;
+                    for (Owner* o : it->second) hold(o->*spec.field, t);
                 }
             });
         } else if constexpr (A::kind == assoc_kind::belongs_to) {

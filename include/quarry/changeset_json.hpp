@@ -18,7 +18,8 @@ namespace quarry {
 // Anything but an object is a std::invalid_argument.
 Params params_from_json(const nlohmann::json& object);
 
-// {"email": ["has already been taken"], ...}
+// {"email": ["has already been taken"], ...}; the errors of nested rows (cast_assoc) nest:
+// {"articles": [{}, {"title": ["can't be blank"]}]}.
 nlohmann::json errors_json(const std::vector<FieldError>& errors);
 // {"email": [{"message": "has already been taken", "validation": "unique", "params": {...}}], ...}:
 // messages keep their %{key} placeholders, for clients that translate them.

@@ -137,14 +137,28 @@ constexpr auto has_one(F O::*field, K C::*... foreign_key) {
     static_assert((std::is_same_v<C, typename assoc_target<F>::type>), "quarry: has_one's foreign key must be a member of the held type");
     return association<assoc_kind::has_one, O, F, std::tuple<K C::*...>>{field, {foreign_key...}};
 }
-// Through a join schema J: rows of J pair the owner's key (`to_owner`) with the target's (`to_target`).
-template <class O, class F, class J, class A, class B>
-constexpr auto many_to_many(F O::*field, A J::*to_owner, B J::*to_target) {
+// Through a join schema J: rows of J pair the owner's key (`to_owner`) with the target's
+// (`to_target`). Each is a member of J, or for a composite key a tuple of J's members, one per
+// key column in the key's order: many_to_many(&T::f, &J::t, std::tuple{&J::u1, &J::u2}).
+template <class X>
+struct join_key_members;
+template <class J, class M>
+struct join_key_members<M J::*> {
+    using join = J;
+    static constexpr std::tuple<M J::*> of(M J::*m) { return {m}; }
+};
+template <class J, class... M>
+struct join_key_members<std::tuple<M J::*...>> {
+    using join = J;
+    static constexpr std::tuple<M J::*...> of(std::tuple<M J::*...> t) { return t; }
+};
+template <class O, class F, class X, class Y>
+constexpr auto many_to_many(F O::*field, X to_owner, Y to_target) {
     static_assert(assoc_target<F>::many, "quarry: many_to_many holds a std::vector<T>");
-    static_assert(std::tuple_size_v<decltype(table_traits<O>::primary_key)> == 1 &&
-                      std::tuple_size_v<decltype(table_traits<typename assoc_target<F>::type>::primary_key)> == 1,
-                  "quarry: many_to_many joins single-column primary keys (use has_many on the join schema for composite ones)");
-    return association<assoc_kind::many_to_many, O, F, std::tuple<A J::*, B J::*>, J>{field, {to_owner, to_target}};
+    using J = typename join_key_members<X>::join;
+    static_assert(std::is_same_v<J, typename join_key_members<Y>::join>, "quarry: many_to_many's keys are members of one join schema");
+    constexpr auto keys = [](X a, Y b) { return std::make_tuple(join_key_members<X>::of(a), join_key_members<Y>::of(b)); };
+    return association<assoc_kind::many_to_many, O, F, decltype(keys(to_owner, to_target)), J>{field, keys(to_owner, to_target)};
 }
 
 template <class T>

@@ -40,9 +40,40 @@ Params params_from_json(const nlohmann::json& object) {
     return out;
 }
 
+namespace {
+// The place for a path such as "articles[1].title" in a nested object: articles -> [1] -> title.
+nlohmann::json& place(nlohmann::json& root, std::string_view path) {
+    nlohmann::json* at = &root;
+    while (!path.empty()) {
+        const auto cut = path.find_first_of(".[");
+        const std::string_view name = path.substr(0, cut);
+        if (!at->is_object()) *at = nlohmann::json::object();
+        at = &(*at)[std::string(name)];
+        path = cut == std::string_view::npos ? std::string_view() : path.substr(cut);
+        if (!path.empty() && path.front() == '[') {
+            const auto close = path.find(']');
+            std::size_t index = 0;
+            for (char c : path.substr(1, close - 1)) index = index * 10 + static_cast<std::size_t>(c - '0');
+            if (!at->is_array()) *at = nlohmann::json::array();
+            while (at->size() <= index) at->push_back(nlohmann::json::object());
+            at = &(*at)[index];
+            path = path.substr(close + 1);
+        }
+        if (!path.empty() && path.front() == '.') path.remove_prefix(1);
+    }
+    return *at;
+}
+bool nested_path(std::string_view field) { return field.find_first_of(".[") != std::string_view::npos; }
+}  // namespace
+
 nlohmann::json errors_json(const std::vector<FieldError>& errors) {
+    // Errors of nested rows nest: {"articles": [{}, {"title": ["can't be blank"]}]}.
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [field, messages] : error_map(errors)) out[field] = messages;
+    const ErrorMap map = error_map(errors);
+    for (const auto& [field, messages] : map)
+        if (nested_path(field)) place(out, field) = messages;
+    for (const auto& [field, messages] : map)
+        if (!nested_path(field) && !out.contains(field)) out[field] = messages;  // a row list's own error yields to its rows'
     return out;
 }
 
