@@ -135,6 +135,13 @@ inline void soft_delete_scopes_every_query(Repo& repo) {
     REQUIRE(trash.size() == 1);
     CHECK(trash[0].id == gone.id);
     CHECK(trash[0].deleted_at.has_value());
+    // Every way of reading: one, get_by, aggregates, streams.
+    CHECK(repo.one(from<Note>()).id == keep.id);
+    CHECK(!repo.get_by<Note>(col(&Note::id) == gone.id));
+    CHECK(repo.max(from<Note>(), &Note::id) == keep.id);
+    std::size_t streamed = 0;
+    for (const Note& n : repo.stream(from<Note>())) streamed += n.id == keep.id ? 1 : 100;
+    CHECK(streamed == 1);
     // Joins and subqueries too.
     CHECK(repo.count(from<User>() | join<Note>(col(&Note::user_id) == col(&User::id))) == 1);
     CHECK(repo.count(from<User>() | left_join<Note>(col(&Note::user_id) == col(&User::id)) |
