@@ -139,10 +139,15 @@ TEST_CASE("casting from JSON keeps the kinds of values; non-objects and wrong ki
     CHECK(cs.changed_fields() == std::vector<std::string>{"count", "small", "ratio", "flag", "name", "nick", "maybe", "meta"});
 
     auto bad = cast(Form{}, nlohmann::json::parse(R"({"count": 2.5, "name": 7, "flag": "maybe", "plan": 1, "at": 5,
-        "small": 1e10, "level": null, "id": 18446744073709551615})"),
-                    &Form::count, &Form::name, &Form::flag, &Form::plan, &Form::at, &Form::small, &Form::level, &Form::id);
+        "small": 1e10, "level": null, "id": 18446744073709551615, "bytes": 5, "key": 7, "day": true, "wait": "soon"})"),
+                    &Form::count, &Form::name, &Form::flag, &Form::plan, &Form::at, &Form::small, &Form::level, &Form::id,
+                    &Form::bytes, &Form::key, &Form::day, &Form::wait);
     CHECK(bad.error_map() == ErrorMap{{"at", {"is invalid"}},
+                                      {"bytes", {"is invalid"}},
                                       {"count", {"is invalid"}},
+                                      {"day", {"is invalid"}},
+                                      {"key", {"is invalid"}},
+                                      {"wait", {"is invalid"}},
                                       {"flag", {"is invalid"}},
                                       {"id", {"is invalid"}},
                                       {"level", {"can't be blank"}},
