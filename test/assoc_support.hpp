@@ -90,7 +90,8 @@ inline constexpr const char* assoc_schema_sqlite =
     "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
     "CREATE TABLE article_tags (article_id INTEGER NOT NULL, tag_id INTEGER NOT NULL, PRIMARY KEY (article_id, tag_id));"
     "CREATE TABLE shelves (store INTEGER NOT NULL, number INTEGER NOT NULL, label TEXT NOT NULL, PRIMARY KEY (store, number));"
-    "CREATE TABLE books (id INTEGER PRIMARY KEY, store INTEGER NOT NULL, shelf INTEGER NOT NULL, title TEXT NOT NULL);";
+    "CREATE TABLE books (id INTEGER PRIMARY KEY, store INTEGER NOT NULL, shelf INTEGER NOT NULL, title TEXT NOT NULL, "
+    "FOREIGN KEY (store, shelf) REFERENCES shelves (store, number));";
 inline constexpr const char* assoc_schema_postgres =
     "CREATE TABLE writers (id bigserial PRIMARY KEY, name text NOT NULL);"
     "CREATE TABLE articles (id bigserial PRIMARY KEY, writer_id bigint REFERENCES writers(id), title text NOT NULL);"
@@ -99,7 +100,8 @@ inline constexpr const char* assoc_schema_postgres =
     "CREATE TABLE tags (id bigserial PRIMARY KEY, name text NOT NULL);"
     "CREATE TABLE article_tags (article_id bigint NOT NULL, tag_id bigint NOT NULL, PRIMARY KEY (article_id, tag_id));"
     "CREATE TABLE shelves (store bigint NOT NULL, number bigint NOT NULL, label text NOT NULL, PRIMARY KEY (store, number));"
-    "CREATE TABLE books (id bigserial PRIMARY KEY, store bigint NOT NULL, shelf bigint NOT NULL, title text NOT NULL);";
+    "CREATE TABLE books (id bigserial PRIMARY KEY, store bigint NOT NULL, shelf bigint NOT NULL, title text NOT NULL, "
+    "FOREIGN KEY (store, shelf) REFERENCES shelves (store, number));";
 
 namespace assoc_checks {
 
@@ -267,6 +269,15 @@ inline void association_constraints_and_insert_or_get(Repo& repo) {
     Writer idle = repo.insert(Writer{0, "idle", {}});
     CHECK(repo.remove(change(idle) | no_assoc_constraint(&Writer::articles)).ok());
 
+    // Soft-deleted children still hold their foreign key (SQLite: found by asking).
+    Article kept = repo.all(assoc(w.writers[0], &Writer::articles))[0];
+    for (const Comment& c : repo.all(assoc(kept, &Article::comments))) repo.remove(c);
+    auto held = repo.remove(change(kept) | no_assoc_constraint(&Article::comments));
+    CHECK(held.changeset().error_map() == ErrorMap{{"comments", {"are still associated with this entry"}}});
+    // A composite belongs_to.
+    auto nowhere = repo.insert(change(Book{0, 9, 9, "t", {}}) | assoc_constraint(&Book::on));
+    CHECK(nowhere.changeset().error_map() == ErrorMap{{"store", {"does not exist"}}});
+
     Shelf first = repo.insert_or_get(Shelf{7, 1, "first", {}}, &Shelf::store, &Shelf::number);
     CHECK(first.label == "first");
     Shelf again = repo.insert_or_get(Shelf{7, 1, "second", {}}, &Shelf::store, &Shelf::number);
@@ -332,6 +343,20 @@ inline void nested_changesets(Repo& repo) {
                            put_assoc(&Writer::articles, std::vector<Article>{Article{0, std::nullopt, "e1", {}, {}, {}, {}}}));
     REQUIRE(put.ok());
     CHECK(repo.one(assoc(*put, &Writer::articles)).title == "e1");
+    // Form rows nest: articles[0][comments][0][body] reaches the article's own cast_assoc.
+    auto deep = cast(Writer{}, Params{{"name", Param::text("G")}, {"articles[0][title]", Param::text("t")},
+                                      {"articles[0][comments][0][body]", Param::text("")}},
+                     &Writer::name) |
+                cast_assoc(&Writer::articles, [](Article data, const Params& p) {
+                    return article_changeset(std::move(data), p) |
+                           cast_assoc(&Article::comments, [](Comment c, const Params& cp) {
+                               return cast(std::move(c), cp, &Comment::body) | validate_required(&Comment::body);
+                           }, "comments");
+                });
+    CHECK(deep.error_map() == ErrorMap{{"articles[0].comments[0].body", {"can't be blank"}}});
+    // Malformed row indices are a cast error, not a silent merge.
+    auto zeros = writer_form(Writer{}, Params{{"name", Param::text("H")}, {"articles[01][title]", Param::text("x")}});
+    CHECK(zeros.error_map() == ErrorMap{{"articles", {"is invalid"}}});
     // Not a list where rows were expected: a cast error.
     auto scalar = writer_form(Writer{}, Params{{"name", Param::text("F")}, {"articles", Param::text("oops")}});
     CHECK(scalar.error_map() == ErrorMap{{"articles", {"is invalid"}}});

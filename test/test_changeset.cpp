@@ -352,3 +352,15 @@ TEST_CASE("declared constraints match violations by name, prefix, suffix, or by 
     CHECK(excl.absorb(violation(ConstraintKind::exclusion, "users_age_excl", "users", {})));
     CHECK(excl.error_map() == ErrorMap{{"age", {"violates an exclusion constraint"}}});
 }
+
+TEST_CASE("errors_json nests row paths and keeps any other key as it is") {
+    std::vector<FieldError> errors{{"user[terms]", "must be accepted", "acceptance", {}},
+                                   {"terms[", "odd", "custom", {}},
+                                   {"comments[0]._row", "vetoed", "veto", {}},
+                                   {"comments[0].body", "can't be blank", "required", {}},
+                                   {"comments", "is invalid", "custom", {}},
+                                   {"rows[9999999].x", "too far", "custom", {}}};
+    CHECK(errors_json(errors) == nlohmann::json::parse(R"({
+        "user[terms]": ["must be accepted"], "terms[": ["odd"], "rows[9999999].x": ["too far"],
+        "comments": [{"_row": ["vetoed"], "body": ["can't be blank"]}], "comments_errors": ["is invalid"]})"));
+}

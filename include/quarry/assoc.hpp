@@ -70,6 +70,8 @@ auto key_of(const T& row, const std::tuple<M T::*...>& ms) {
 // "members `ms` of Target are one of `keys`", as a filter on a query of Target.
 template <class Target, class... M, class Key>
 auto key_filter(const std::tuple<M Target::*...>& ms, const std::vector<Key>& keys) {
+    static_assert(sizeof...(M) == std::tuple_size_v<Key>,
+                  "quarry: an association's keys must list as many members as the key they name");
     if constexpr (sizeof...(M) == 1) {
         using V = std::tuple_element_t<0, Key>;
         std::vector<V> single;

@@ -1142,6 +1142,13 @@ detail::constraint_t<Owner> assoc_constraint(F Owner::*field) {
         d.field = detail::field_name_or(field, d.columns[0]);
         d.message = "does not exist";
         d.validation = "assoc";
+        // SQLite names no foreign key: this one failed when its (non-NULL) key names no row.
+        d.locate = [field, keys = a.keys](Repo& r, const void* data) {
+            const Owner& row = *static_cast<const Owner*>(data);
+            bool null = false;
+            std::apply([&](auto... fk) { ((null = null || detail::is_null_key(row.*fk)), ...); }, keys);
+            return !null && !r.exists(assoc(row, field) | with_deleted());
+        };
         return detail::constraint_t<Owner>{std::move(d)};
     });
 }
@@ -1161,7 +1168,8 @@ detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
         d.field = detail::field_name_or(field, table_info<typename A::target>().name);
         d.message = A::kind == assoc_kind::has_many ? "are still associated with this entry" : "is still associated with this entry";
         d.validation = "no_assoc";
-        d.locate = [field](Repo& r, const void* data) { return r.exists(assoc(*static_cast<const Owner*>(data), field)); };
+        // Soft-deleted children still hold the foreign key.
+        d.locate = [field](Repo& r, const void* data) { return r.exists(assoc(*static_cast<const Owner*>(data), field) | with_deleted()); };
         return detail::constraint_t<Owner>{std::move(d)};
     });
 }
@@ -1169,6 +1177,22 @@ detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
 // ---- nested changesets ---------------------------------------------------------------------
 
 namespace detail {
+template <class T>
+bool is_new_row(const T& row);
+// Whether `row` is stored: a generated key is set; an application-supplied key is asked for.
+template <class T>
+bool stored_row(Repo& repo, const T& row) {
+    bool generated = false;
+    std::apply([&](auto... pk) { generated = (column_info(pk).generated && ...); }, table_traits<T>::primary_key);
+    if (generated) return !is_new_row(row);
+    filter<T> same;
+    std::apply([&](auto... pk) { ((same &= col(pk) == row.*pk), ...); }, table_traits<T>::primary_key);
+    return repo.exists(from<T>() | with_deleted() | where(same));
+}
+
+// A nested row's error about the whole row (a veto, add_error("")) goes under "_row".
+inline std::string row_field(const std::string& field) { return field.empty() ? "_row" : field; }
+
 template <class T>
 bool is_new_row(const T& row) {
     const T blank{};
@@ -1200,11 +1224,11 @@ struct nested_rows : nested_changes<T> {
                 [&]<std::size_t... I>(std::index_sequence<I...>) {
                     (row.put_change(std::get<I>(a.keys), owner.*std::get<I>(owner_key)), ...);
                 }(std::make_index_sequence<std::tuple_size_v<decltype(a.keys)>>{});
-                Result<C> stored = is_new_row(row.data()) ? repo.insert(row) : repo.update(row);
+                Result<C> stored = stored_row(repo, row.data()) ? repo.update(row) : repo.insert(row);
                 if (!stored) {
                     ok = false;
                     const std::string prefix = assoc_target<F>::many ? path + "[" + std::to_string(i) + "]." : path + ".";
-                    for (const auto& e : stored.errors()) errors.push_back({prefix + e.field, e.message, e.validation, e.params});
+                    for (const auto& e : stored.errors()) errors.push_back({prefix + row_field(e.field), e.message, e.validation, e.params});
                     continue;
                 }
                 hold(owner.*field, std::move(stored).value());
@@ -1268,9 +1292,11 @@ struct cast_assoc_t {
                         if (s->*pk == id) data = *s;
                 }
             }
+            // A has_one's single row without an id updates the row held, if any (one row, always).
+            if (!assoc_target<F>::many && detail::is_new_row(data) && !stored.empty()) data = *stored[0];
             Changeset<C> row = cast_row(std::move(data), rows[i]);
             const std::string prefix = assoc_target<F>::many ? path + "[" + std::to_string(i) + "]." : path + ".";
-            for (const auto& e : row.errors()) cs.add_error(prefix + e.field, e.message, e.validation, e.params);
+            for (const auto& e : row.errors()) cs.add_error(prefix + detail::row_field(e.field), e.message, e.validation, e.params);
             n->rows.push_back(std::move(row));
         }
         cs.add_nested(std::move(n));
@@ -1297,11 +1323,23 @@ struct put_assoc_t {
         n->path = detail::field_name_or(field, "rows");
         for (const auto& r : rows) {
             if constexpr (std::is_same_v<R, Changeset<C>>) {
+                for (const auto& e : r.errors()) cs.add_error(n->path + "[" + std::to_string(n->rows.size()) + "]." + detail::row_field(e.field), e.message, e.validation, e.params);
                 n->rows.push_back(r);
             } else {
-                // A new row is inserted whole; a stored one is written whole too.
-                Changeset<C> c(detail::is_new_row(r) ? C{} : r);
-                detail::for_each_column<C>([&](auto mp, const char*) { c.force_change(mp, r.*mp); });
+                // Inserted whole when new; when stored, its writable columns are written (the
+                // Repo keeps timestamps and the lock version, the database its generated columns).
+                Changeset<C> c(r);
+                detail::for_each_column<C>([&](auto mp, const char*) {
+                    const core::ColumnInfo& info = column_info(mp);
+                    if (info.primary_key || info.generated || info.read_only) return;
+                    if constexpr (detail::has_role<C, core::ColumnRole::inserted_at>)
+                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::inserted_at>())) return;
+                    if constexpr (detail::has_role<C, core::ColumnRole::updated_at>)
+                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::updated_at>())) return;
+                    if constexpr (detail::has_role<C, core::ColumnRole::lock_version>)
+                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::lock_version>())) return;
+                    c.force_change(mp, r.*mp);
+                });
                 n->rows.push_back(std::move(c));
             }
         }
