@@ -1332,12 +1332,10 @@ struct put_assoc_t {
                 detail::for_each_column<C>([&](auto mp, const char*) {
                     const core::ColumnInfo& info = column_info(mp);
                     if (info.primary_key || info.generated || info.read_only) return;
-                    if constexpr (detail::has_role<C, core::ColumnRole::inserted_at>)
-                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::inserted_at>())) return;
-                    if constexpr (detail::has_role<C, core::ColumnRole::updated_at>)
-                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::updated_at>())) return;
-                    if constexpr (detail::has_role<C, core::ColumnRole::lock_version>)
-                        if (detail::same_member(mp, detail::role_member<C, core::ColumnRole::lock_version>())) return;
+                    using core::ColumnRole;
+                    if (detail::is_role<C, ColumnRole::inserted_at>(mp) || detail::is_role<C, ColumnRole::updated_at>(mp) ||
+                        detail::is_role<C, ColumnRole::lock_version>(mp))
+                        return;
                     c.force_change(mp, r.*mp);
                 });
                 n->rows.push_back(std::move(c));

@@ -556,8 +556,7 @@ private:
     void update_exact(const T& row) {
         core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
         detail::for_each_column<T>([&](auto mp, const char*) {
-            if constexpr (detail::locked<T>)
-                if (detail::same_member(mp, lock_member<T>())) return;
+            if (detail::is_role<T, core::ColumnRole::lock_version>(mp)) return;
             if (detail::updatable(column_info(mp))) bind_member(values, row.*mp);
         });
         if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
@@ -741,9 +740,7 @@ private:
     template <class T>
     static Statement<T> soft_delete_statement(const T& row, const T& changed, core::DeletedScope scope) {
         return detail::update_columns(row, changed, [](auto mp, const core::ColumnInfo&) {
-            bool stamp = false;
-            if constexpr (detail::stamps_updates<T>) stamp = detail::same_member(mp, detail::role_member<T, core::ColumnRole::updated_at>());
-            return stamp || detail::same_member(mp, detail::role_member<T, core::ColumnRole::deleted_at>());
+            return detail::is_role<T, core::ColumnRole::updated_at>(mp) || detail::is_role<T, core::ColumnRole::deleted_at>(mp);
         }, scope);
     }
     template <class T>

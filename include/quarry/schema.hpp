@@ -232,6 +232,12 @@ template <class T, core::ColumnRole R>
 constexpr auto role_member() {
     return std::get<role_index<T, R>()>(column_traits<T>::options).member;
 }
+// Whether member `mp` of T holds role R (false when T declares no such role).
+template <class T, core::ColumnRole R, class MP>
+constexpr bool is_role(MP mp) {
+    if constexpr (has_role<T, R>) return same_member(mp, role_member<T, R>());
+    else return false;
+}
 
 template <class T, class Accessors = decltype(boost::hana::accessors<T>())>
 struct columns_of;

@@ -253,12 +253,10 @@ struct on_conflict_replace_all_clause {
             if (detail::names_column(target.members, column_info(mp))) return;
             // The stored row keeps its insertion time, its soft-delete state and its lock version
             // (incremented below, as any update does).
-            if constexpr (detail::has_role<T, core::ColumnRole::inserted_at>)
-                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::inserted_at>())) return;
-            if constexpr (detail::has_role<T, core::ColumnRole::deleted_at>)
-                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::deleted_at>())) return;
-            if constexpr (detail::has_role<T, core::ColumnRole::lock_version>)
-                if (detail::same_member(mp, detail::role_member<T, core::ColumnRole::lock_version>())) return;
+            using core::ColumnRole;
+            if (detail::is_role<T, ColumnRole::inserted_at>(mp) || detail::is_role<T, ColumnRole::deleted_at>(mp) ||
+                detail::is_role<T, ColumnRole::lock_version>(mp))
+                return;
             set(mp, excluded(mp)).lower(l);
             l.end_expr();
             any = true;
@@ -424,8 +422,7 @@ Statement<T> update_columns(const T& key_row, const T& row, Pick&& pick, core::D
     if (scope == core::DeletedScope::live) l.subquery(by_primary_key(key_row).node());
     else l.subquery((by_primary_key(key_row) | marker_clause{core::Clause::deleted, static_cast<std::uint8_t>(scope)}).node());
     for_each_column<T>([&](auto mp, const char*) {
-        if constexpr (locked<T>)
-            if (same_member(mp, role_member<T, core::ColumnRole::lock_version>())) return;
+        if (is_role<T, core::ColumnRole::lock_version>(mp)) return;
         if (!pick(mp, column_info(mp))) return;
         set(mp, row.*mp).lower(l);
         l.end_expr();
