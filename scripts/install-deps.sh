@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential g++ clang-14 libclang-rt-14-dev
   meson ninja-build pkg-config cmake
   libsqlite3-dev libpqxx-dev libpq-dev
-  libboost-dev librange-v3-dev doctest-dev libbenchmark-dev nlohmann-json3-dev
+  libboost-dev librange-v3-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   postgresql postgresql-contrib
 )
 

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// SQLite's documented procedure for the table changes its ALTER TABLE cannot make
+// (https://www.sqlite.org/lang_altertable.html#otheralter): create the new table, copy the
+// rows, drop the old one, rename the new one, recreate the indexes and triggers, check the
+// foreign keys. The runner has turned foreign keys off before its transaction began (so the
+// DROP cannot cascade) and runs these statements inside it, so a failure undoes all of them.
+#include <algorithm>
+#include <set>
+
+#include "migrate/ddl.hpp"
+#include "migrate/sqlite_table.hpp"
+#include "quarry/errors.hpp"
+
+namespace quarry::migrate::detail {
+
+namespace {
+
+using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+std::string table_sql(core::Session& s, const std::string& table) {
+    const auto rows = query_text(s, "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", {core::Value::string(table)});
+    if (rows.empty() || !rows[0][0]) throw MigrationError("SQLite has no table named \"" + table + "\"");
+    return *rows[0][0];
+}
+
+bool same_name(std::string_view a, std::string_view b) { return upper(a) == upper(b); }
+
+struct Edit {
+    ParsedTable table;
+    std::set<std::string> dropped_indexes;  // upper-cased names
+    std::string removed_column;             // excluded from the copy
+};
+
+Item column_item(const Ddl& ddl, const Column& c) { return Item{false, c.name, {}, ddl.column(c)}; }
+Item constraint_item(const Ddl& ddl, const Constraint& c) {
+    return Item{true, c.name, {}, ddl.constraint(c)};
+}
+
+std::vector<Item>::iterator find_column(ParsedTable& p, const std::string& table, const std::string& name) {
+    auto it = std::find_if(p.items.begin(), p.items.end(), [&](const Item& i) { return !i.is_constraint && same_name(i.name, name); });
+    if (it == p.items.end()) throw MigrationError("table \"" + table + "\" has no column \"" + name + "\"");
+    return it;
+}
+
+// The column rewritten with a new type, nullability and default, keeping its other clauses
+// (PRIMARY KEY, UNIQUE, CHECK, REFERENCES, COLLATE) as written.
+std::string modified_column(const Ddl& ddl, const Item& old, const Column& c) {
+    const auto parts = split_column(old.text);
+    std::string s = ddl.ident(c.name) + " " + ddl.type(c.type);
+    bool pk = false;
+    for (const auto& cl : parts.clauses) {
+        if (cl.keyword == "NOT" || cl.keyword == "NULL" || cl.keyword == "DEFAULT") continue;
+        pk = pk || cl.keyword == "PRIMARY";
+        s += " " + cl.text;
+    }
+    if (!c.nullable && !pk) s += " NOT NULL";
+    if (c.default_value) s += " DEFAULT " + ddl.default_expr(*c.default_value, c.type);
+    return s;
+}
+
+void drop_constraint(ParsedTable& p, const std::string& table, const std::string& name) {
+    auto it = std::find_if(p.items.begin(), p.items.end(), [&](const Item& i) { return i.is_constraint && same_name(i.name, name); });
+    if (it != p.items.end()) {
+        p.items.erase(it);
+        return;
+    }
+    // A named clause inside a column definition.
+    for (auto& item : p.items) {
+        if (item.is_constraint) continue;
+        auto parts = split_column(item.text);
+        const auto c = std::find_if(parts.clauses.begin(), parts.clauses.end(), [&](const Clause& cl) { return same_name(cl.name, name); });
+        if (c == parts.clauses.end()) continue;
+        const auto at = item.text.find(c->text);
+        item.text.erase(at, c->text.size());
+        return;
+    }
+    throw MigrationError("table \"" + table + "\" has no constraint named \"" + name + "\"");
+}
+
+void remove_column(Edit& e, core::Session& s, const std::string& table, const std::string& name) {
+    auto& items = e.table.items;
+    items.erase(find_column(e.table, table, name));
+    // As PostgreSQL does: constraints over the column go with it.
+    std::erase_if(items, [&](const Item& i) {
+        if (!i.is_constraint) return false;
+        if (i.keyword == "CHECK") return mentions(i.text, name);
+        const auto cols = constraint_columns(i.text);
+        return std::any_of(cols.begin(), cols.end(), [&](const std::string& c) { return same_name(c, name); });
+    });
+    for (const auto& r : query_text(s, "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                                    {core::Value::string(table)})) {
+        const std::string& sql = *r[1];
+        if (mentions(sql.substr(sql.find('(')), name)) e.dropped_indexes.insert(upper(*r[0]));
+    }
+    e.removed_column = name;
+}
+
+}  // namespace
+
+bool sqlite_column_in_use(core::Session& live, const std::string& table, const std::string& column) {
+    auto p = parse_create_table(table_sql(live, table));
+    const auto col = find_column(p, table, column);
+    for (const auto& cl : split_column(col->text).clauses)
+        if (cl.keyword != "NOT" && cl.keyword != "NULL" && cl.keyword != "DEFAULT" && cl.keyword != "COLLATE") return true;
+    for (const auto& item : p.items)
+        if (&item != &*col && mentions(item.text, column)) return true;
+    for (const auto& r : query_text(live, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                                    {core::Value::string(table)}))
+        if (mentions(r[0]->substr(r[0]->find('(')), column)) return true;
+    return false;
+}
+
+std::vector<Sql> sqlite_rebuild(const Step& step, core::Session& s) {
+    const Ddl ddl(Db::sqlite);
+    const auto fk = query_text(s, "SELECT CAST(foreign_keys AS TEXT) FROM pragma_foreign_keys");
+    if (!fk.empty() && fk[0][0] == "1")
+        throw MigrationError("SQLite table rebuild with foreign keys on would cascade deletes: run it through the Migrator");
+
+    std::string table;
+    Edit e;
+    auto load = [&](const std::string& t) {
+        table = t;
+        e.table = parse_create_table(table_sql(s, t));
+    };
+    if (const auto* a = std::get_if<AddColumn>(&step)) {
+        load(a->table);
+        // After the last column, before the table constraints; its foreign key at the end.
+        const auto first_constraint = std::find_if(e.table.items.begin(), e.table.items.end(), [](const Item& i) { return i.is_constraint; });
+        e.table.items.insert(first_constraint, column_item(ddl, a->column));
+        if (a->foreign_key) e.table.items.push_back(constraint_item(ddl, *a->foreign_key));
+    } else if (const auto* r = std::get_if<RemoveColumn>(&step)) {
+        load(r->table);
+        remove_column(e, s, r->table, r->name);
+    } else if (const auto* m = std::get_if<ModifyColumn>(&step)) {
+        load(m->table);
+        auto col = find_column(e.table, m->table, m->column.name);
+        col->text = modified_column(ddl, *col, m->column);
+    } else if (const auto* ac = std::get_if<AddConstraint>(&step)) {
+        load(ac->table);
+        if (std::any_of(e.table.items.begin(), e.table.items.end(),
+                        [&](const Item& i) { return i.is_constraint && same_name(i.name, ac->constraint.name); }))
+            throw MigrationError("table \"" + ac->table + "\" already has a constraint named \"" + ac->constraint.name + "\"");
+        e.table.items.push_back(constraint_item(ddl, ac->constraint));
+    } else if (const auto* dc = std::get_if<DropConstraint>(&step)) {
+        load(dc->table);
+        drop_constraint(e.table, dc->table, dc->name);
+    } else {
+        throw MigrationError("internal: " + describe(step) + " needs no table rebuild");
+    }
+
+    // The columns both tables have, in the old table's order (generated ones are computed).
+    std::vector<std::string> copy;
+    std::set<std::string> kept;
+    for (const auto& i : e.table.items)
+        if (!i.is_constraint) {
+            const auto parts = split_column(i.text);
+            const bool generated = std::any_of(parts.clauses.begin(), parts.clauses.end(),
+                                               [](const Clause& c) { return c.keyword == "GENERATED" || c.keyword == "AS"; });
+            if (!generated) kept.insert(upper(i.name));
+        }
+    for (const auto& r : query_text(s, "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0", {core::Value::string(table)}))
+        if (kept.count(upper(*r[0]))) copy.push_back(*r[0]);
+
+    const std::string scratch = "_quarry_rebuild_" + table;
+    std::string create = "CREATE TABLE " + ddl.ident(scratch) + " (";
+    for (std::size_t k = 0; k < e.table.items.size(); ++k) create += (k ? ",\n  " : "\n  ") + e.table.items[k].text;
+    create += "\n)" + e.table.tail;
+
+    std::vector<Sql> out;
+    out.push_back({std::move(create)});
+    if (!copy.empty()) {
+        std::string cols;
+        for (const auto& c : copy) cols += (cols.empty() ? "" : ", ") + ddl.ident(c);
+        out.push_back({"INSERT INTO " + ddl.ident(scratch) + " (" + cols + ") SELECT " + cols + " FROM " + ddl.ident(table)});
+    }
+    // Indexes and triggers go with the old table: remember them first.
+    const auto dependents = query_text(s,
+                                       "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+                                       "AND sql IS NOT NULL ORDER BY type, name",
+                                       {core::Value::string(table)});
+    out.push_back({"DROP TABLE " + ddl.ident(table)});
+    out.push_back({"ALTER TABLE " + ddl.ident(scratch) + " RENAME TO " + ddl.ident(table)});
+    for (const auto& d : dependents)
+        if (!(*d[0] == "index" && e.dropped_indexes.count(upper(*d[1])))) out.push_back({*d[2]});
+    out.push_back(Sql{"SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check", true});
+    return out;
+}
+
+}  // namespace quarry::migrate::detail

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// Migrations on the test PostgreSQL (migrations_support.hpp), each test in a private schema,
+// and what only PostgreSQL has: concurrent index builds outside a transaction.
+#include <doctest/doctest.h>
+
+#include "migrations_support.hpp"
+#include "pg_env.hpp"
+
+using namespace mt;
+
+namespace {
+
+struct PgDb final : MigDb {
+    std::string conninfo;
+    PgScratch scratch;
+    std::string schema;
+    explicit PgDb(const std::string& c) : conninfo(c), scratch(c, "SELECT 1") {
+        schema = pqxx::nontransaction(scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>();
+    }
+    std::unique_ptr<core::Session> open() override {
+        auto s = std::make_unique<core::Session>(core::connect(conninfo));
+        s->connection().execute("SET search_path TO " + schema);
+        return s;
+    }
+    bool pg() const override { return true; }
+};
+
+#define PG_MIGRATION_TEST(name, fn)              \
+    TEST_CASE(name) {                            \
+        auto c = test_pg_conninfo();             \
+        if (!c) return;                          \
+        PgDb db(*c);                             \
+        fn(db);                                  \
+    }
+
+}  // namespace
+
+PG_MIGRATION_TEST("migrations (PostgreSQL): create table with every type and option, up and down", check_create_table_up_and_down)
+PG_MIGRATION_TEST("migrations (PostgreSQL): add, rename, modify columns and constraints, rename table, and back", check_alter_steps_up_and_down)
+PG_MIGRATION_TEST("migrations (PostgreSQL): dropping constraints, columns and indexes, with explicit down", check_constraints_and_columns_removed)
+PG_MIGRATION_TEST("migrations (PostgreSQL): up, down, up gives the same schema dump; redo", check_round_trip_dump)
+PG_MIGRATION_TEST("migrations (PostgreSQL): a migration failing halfway leaves no trace", check_failure_leaves_no_trace)
+PG_MIGRATION_TEST("migrations (PostgreSQL): two runners at once apply each migration exactly once", check_concurrent_runners)
+PG_MIGRATION_TEST("migrations (PostgreSQL): edited, missing and irreversible migrations are reported", check_edited_and_irreversible)
+PG_MIGRATION_TEST("migrations (PostgreSQL): dry run shows the SQL and changes nothing", check_dry_run)
+PG_MIGRATION_TEST("migrations (PostgreSQL): SQL-file migrations through the same runner", check_sql_files)
+PG_MIGRATION_TEST("migrations (PostgreSQL): bad identifiers and values are quoted or refused", check_bad_input)
+
+TEST_CASE("migrations (PostgreSQL): CREATE INDEX CONCURRENTLY runs outside a transaction, and says so") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    std::vector<Migration> ms{create_authors(), Migration(2, "concurrent_index", [](Plan& p) {
+                                  p.create_index("authors", {"name"}).concurrently();
+                              })};
+    Migrator m(*s, ms);
+    std::vector<bool> tx;
+    m.migrate({.on_event = [&](const MigrationEvent& e) {
+        if (e.kind == MigrationEvent::Kind::started) tx.push_back(e.transactional);
+    }});
+    CHECK(tx == std::vector<bool>{true, false});
+    CHECK(has_index(*s, true, "authors_name_index"));
+    CHECK(one(*s, "SELECT CAST(indisvalid AS text) FROM pg_index WHERE indexrelid = to_regclass('authors_name_index')") == "true");
+    m.rollback();
+    CHECK_FALSE(has_index(*s, true, "authors_name_index"));
+
+    // A failed concurrent build leaves no INVALID index behind.
+    exec(*s, "INSERT INTO authors (name, email) VALUES ('a', '1'), ('a', '2')");
+    Migrator bad(*s, {create_authors(), Migration(3, "unique_names", [](Plan& p) {
+                          p.create_index("authors", {"name"}).unique().concurrently();
+                      })});
+    CHECK_THROWS_WITH_AS(bad.migrate(), doctest::Contains("outside a transaction"), MigrationError);
+    CHECK_FALSE(has_index(*s, true, "authors_name_index"));
+    // Mixing it with transactional steps is refused before anything runs.
+    Migrator mixed(*s, {create_authors(), Migration(4, "mixed", [](Plan& p) {
+                            p.create_index("authors", {"email"}).concurrently();
+                            p.create_table("other", [](Table& t) { t.id(); });
+                        })});
+    CHECK_THROWS_WITH_AS(mixed.migrate(), doctest::Contains("mixes concurrent index steps"), MigrationError);
+    CHECK_FALSE(has_table(*s, "other"));
+}

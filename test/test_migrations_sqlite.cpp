@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// Migrations on SQLite files (migrations_support.hpp), and what only SQLite needs: the table
+// rebuild keeps every row, index, trigger and foreign key.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "migrations_support.hpp"
+
+using namespace mt;
+
+namespace {
+
+struct LiteDb final : MigDb {
+    std::string path;
+    explicit LiteDb(const char* tag) {
+        path = (std::filesystem::temp_directory_path() / ("quarry_mig_" + std::string(tag) + "_" + std::to_string(::getpid()) + ".db")).string();
+        wipe();
+    }
+    ~LiteDb() override { wipe(); }
+    void wipe() {
+        for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(path + ext);
+    }
+    std::unique_ptr<core::Session> open() override { return std::make_unique<core::Session>(core::connect("sqlite:" + path)); }
+    bool pg() const override { return false; }
+};
+
+}  // namespace
+
+TEST_CASE("migrations: create table with every type and option, up and down") { LiteDb db("create"); check_create_table_up_and_down(db); }
+TEST_CASE("migrations: add, rename, modify columns and constraints, rename table, and back") { LiteDb db("alter"); check_alter_steps_up_and_down(db); }
+TEST_CASE("migrations: dropping constraints, columns and indexes, with explicit down") { LiteDb db("drop"); check_constraints_and_columns_removed(db); }
+TEST_CASE("migrations: up, down, up gives the same schema dump; redo") { LiteDb db("trip"); check_round_trip_dump(db); }
+TEST_CASE("migrations: a migration failing halfway leaves no trace") { LiteDb db("fail"); check_failure_leaves_no_trace(db); }
+TEST_CASE("migrations: two runners at once apply each migration exactly once") { LiteDb db("race"); check_concurrent_runners(db); }
+TEST_CASE("migrations: edited, missing and irreversible migrations are reported") { LiteDb db("edit"); check_edited_and_irreversible(db); }
+TEST_CASE("migrations: dry run shows the SQL and changes nothing") { LiteDb db("dry"); check_dry_run(db); }
+TEST_CASE("migrations: SQL-file migrations through the same runner") { LiteDb db("files"); check_sql_files(db); }
+TEST_CASE("migrations: bad identifiers and values are quoted or refused") { LiteDb db("bad"); check_bad_input(db); }
+
+TEST_CASE("migrations (SQLite): the table rebuild keeps rows, indexes, triggers and foreign keys") {
+    LiteDb db("rebuild");
+    auto s = db.open();
+    Migrator m(*s, {create_authors(), create_books(), create_tags(), Migration(4, "audit_trigger", [](Plan& p) {
+                        p.create_table("audit", [](Table& t) { t.add("msg", type::text()); });
+                        p.execute("CREATE TRIGGER books_audit AFTER INSERT ON books BEGIN INSERT INTO audit VALUES (NEW.title); END",
+                                  "DROP TRIGGER books_audit");
+                    })});
+    m.migrate();
+    exec(*s, "INSERT INTO authors (name, email) VALUES ('Ann', 'ann@x')");
+    for (int i = 0; i < 500; ++i)
+        exec(*s, "INSERT INTO books (author_id, title, isbn) VALUES (1, 'b" + std::to_string(i) + "', '" + std::to_string(i) + "')");
+    exec(*s, "INSERT INTO book_tags SELECT id, 'x' FROM books");
+    const auto indexes = rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' ORDER BY name");
+
+    // Rebuild "books" (referenced by book_tags with ON DELETE CASCADE, referencing authors).
+    Migrator m2(*s, {create_authors(), create_books(), create_tags(), m.migrations()[3], Migration(5, "retitle", [](Plan& p) {
+                         p.alter_table("books", [](Alter& a) {
+                             a.modify("title", type::string(300), false, {}, Column("title", type::text(), false));
+                             a.check("books_title_nonempty", "length(title) > 0");
+                         });
+                     })});
+    m2.migrate();
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM books") == "500");
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM book_tags") == "500");  // the DROP did not cascade
+    CHECK(one(*s, "SELECT title FROM books WHERE id = 7") == "b6");
+    CHECK(rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' ORDER BY name") == indexes);
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM pragma_foreign_key_list('books')") == "1");
+    CHECK(rows(*s, "SELECT * FROM pragma_foreign_key_check").empty());
+    CHECK(one(*s, "SELECT CAST(foreign_keys AS TEXT) FROM pragma_foreign_keys") == "1");  // restored
+    exec(*s, "INSERT INTO books (author_id, title) VALUES (1, 'new')");
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM audit WHERE msg = 'new'") == "1");  // trigger recreated
+    CHECK(refused(*s, "INSERT INTO books (author_id, title) VALUES (1, '')"));
+    CHECK(refused(*s, "INSERT INTO books (author_id, title) VALUES (42, 'orphan')"));
+    exec(*s, "DELETE FROM books WHERE title = 'b1'");  // the cascade still works
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM book_tags") == "499");
+
+    // A rebuild that would break a foreign key is refused, and leaves everything as it was.
+    exec(*s, "PRAGMA foreign_keys = OFF");
+    exec(*s, "INSERT INTO books (author_id, title) VALUES (77, 'dangling')");
+    exec(*s, "PRAGMA foreign_keys = ON");
+    const std::string before = dump_schema(*s);
+    Migrator m3(*s, {create_authors(), create_books(), create_tags(), m.migrations()[3], m2.migrations()[4], Migration(6, "more", [](Plan& p) {
+                         p.alter_table("books", [](Alter& a) { a.modify("isbn", type::string(40), true); });
+                     })});
+    CHECK_THROWS_WITH_AS(m3.migrate(), doctest::Contains("foreign key check failed"), MigrationError);
+    CHECK(dump_schema(*s) == before);
+}
