@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include <quarry/migrator.hpp>
 #include <quarry/quarry.hpp>
 #include <quarry/repo.hpp>  // the Repo is opt-in: quarry.hpp alone only builds and renders
 
@@ -39,6 +40,33 @@ BOOST_HANA_ADAPT_STRUCT(Post, id, user_id, title, views);
 QUARRY_TABLE(Post, "posts", &Post::id);
 
 using namespace quarry;
+
+// ---- migrations: the schema, versioned (`quarry status` / `rollback` work on the demo's file) --
+
+std::vector<Migration> demo_migrations() {
+    using namespace quarry::migrate;
+    return {
+        Migration(20240301090000, "create_users", [](Plan& m) {
+            m.create_table("users", [](Table& t) {
+                t.id();
+                t.add("name", type::text()).null(false);
+                t.add("email", type::text()).null(false).unique();
+                t.add("age", type::integer()).null(false);
+                t.add("active", type::boolean()).null(false).default_to(false);
+                t.add("inserted_at", type::timestamp()).null(false).default_to(default_now());
+            });
+        }),
+        Migration(20240301090100, "create_posts", [](Plan& m) {
+            m.create_table("posts", [](Table& t) {
+                t.id();
+                t.add("user_id", type::bigint()).null(false).references("users", "id", Action::cascade);
+                t.add("title", type::text()).null(false);
+                t.add("views", type::integer()).null(false).default_to(0);
+            });
+            m.create_index("posts", {"user_id"});
+        }),
+    };
+}
 
 // ---- data layer: reusable fragments ---------------------------------------------------------
 
@@ -126,11 +154,10 @@ int main(int argc, char** argv) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
     try {
         Repo repo("sqlite:" + path);
-        repo.execute_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE,"
-                         " age INTEGER NOT NULL, active INTEGER NOT NULL, inserted_at TEXT NOT NULL)");
-        repo.execute_sql("CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
-                         " title TEXT NOT NULL, views INTEGER NOT NULL)");
         std::printf("quarry demo on SQLite file %s\n", path.c_str());
+        Migrator(repo.session(), demo_migrations()).migrate({.on_event = [](const MigrationEvent& e) {
+            if (e.kind == MigrationEvent::Kind::finished) std::printf("  migrated %lld %s\n", static_cast<long long>(e.version), e.name.c_str());
+        }});
 
         // Inserts return the row as stored: the id the database generated is filled in.
         const char* names[] = {"Ada", "Grace", "Linus", "Barbara", "Ken", "Edsger", "Frances", "Alan_ish"};

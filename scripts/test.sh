@@ -205,6 +205,7 @@ stage_consumer() {
   local ok=1
   consumer_meson "$pcdir" "$libdir" || { ok=0; note "consumer (Meson) failed"; }
   consumer_cmake "$prefix" "$libdir" || { ok=0; note "consumer (CMake) failed"; }
+  consumer_project "$prefix" "$pcdir" || { ok=0; note "consumer (quarry new project) failed"; }
   if ((ok)); then count_one consumer pass; else count_one consumer fail "see above"; fi
 }
 
@@ -212,7 +213,7 @@ stage_consumer() {
 # complete install (the tests and examples are not needed here).
 install_quarry() {
   setup_build build-install --prefix "$1" -Dbench=false || return 1
-  if meson compile -C build-install -j "$JOBS" quarry &&
+  if meson compile -C build-install -j "$JOBS" quarry:static_library quarry:executable &&
       meson install -C build-install --no-rebuild --quiet; then
     return 0
   fi
@@ -233,6 +234,18 @@ consumer_cmake() {
       -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
     cmake --build "$dir" -j "$JOBS" &&
     LD_LIBRARY_PATH="$libdir" "$dir/quarry-consumer"
+}
+
+# The installed `quarry` writes a project; it builds against the installed quarry, its
+# sandboxed tests pass, and its database tool migrates.
+consumer_project() {
+  local prefix=$1 pcdir=$2 dir="$TMP/project"
+  mkdir -p "$dir" &&
+    (cd "$dir" && "$prefix/bin/quarry" new project shop) &&
+    PKG_CONFIG_PATH="$pcdir" meson setup "$dir/shop/build" "$dir/shop" &&
+    meson compile -C "$dir/shop/build" -j "$JOBS" &&
+    meson test -C "$dir/shop/build" --print-errorlogs &&
+    (cd "$dir/shop" && ./build/shop-db migrate && ./build/shop-db status --check && ./build/shop)
 }
 
 stage_fuzz() {

@@ -86,3 +86,25 @@ TEST_CASE("migrations (SQLite): the table rebuild keeps rows, indexes, triggers 
     CHECK_THROWS_WITH_AS(m3.migrate(), doctest::Contains("foreign key check failed"), MigrationError);
     CHECK(dump_schema(*s) == before);
 }
+
+#include <quarry/sandbox.hpp>
+
+TEST_CASE("sandbox: what a test writes is rolled back, inner transactions are savepoints") {
+    LiteDb db("sandbox");
+    auto s = db.open();
+    Migrator(*s, {create_authors()}).migrate();
+    {
+        quarry::testing::Sandbox sandbox(*s);
+        exec(*s, "INSERT INTO authors (name, email) VALUES ('Ann', 'ann@x')");
+        s->begin();  // a transaction inside the test: a savepoint
+        exec(*s, "INSERT INTO authors (name, email) VALUES ('Bob', 'bob@x')");
+        s->rollback();
+        CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM authors") == "1");
+        s->begin();  // left open by a test that throws: the sandbox ends it too
+    }
+    CHECK(s->depth() == 0);
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM authors") == "0");
+    s->begin();
+    CHECK_THROWS_AS(quarry::testing::Sandbox{*s}, QueryError);
+    s->rollback();
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The `quarry` command line, driven from a shell as a user would: new migration, migrate,
+# status (and its exit codes), rollback, redo, dry runs, dump, gen model (whose output must
+# compile and round-trip a row), new project, and the errors scripts rely on.
+#   run.sh QUARRY_BIN "CXX FLAGS..." LIBQUARRY "LINK ARGS..."
+set -uo pipefail
+QUARRY=$1 CXX_CMD=$2 LIBQUARRY=$3 LINK_ARGS=$4
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# expect_exit CODE DESCRIPTION -- COMMAND...: runs it, output in $OUT, checks the exit code.
+expect_exit() {
+  local want=$1 what=$2
+  shift 3
+  OUT=$("$@" 2>&1)
+  local got=$?
+  [[ $got -eq $want ]] || fail "$what: exit $got, expected $want. Output:
+$OUT"
+}
+contains() { [[ "$OUT" == *"$1"* ]] || fail "$2: output lacks '$1'. Output:
+$OUT"; }
+
+# ---- usage -------------------------------------------------------------------------------
+expect_exit 0 "--help" -- "$QUARRY" --help
+contains "migrate" "--help lists the commands"
+expect_exit 0 "migrate --help" -- "$QUARRY" migrate --help
+contains "--dry-run" "migrate --help lists its options"
+expect_exit 2 "no command" -- "$QUARRY"
+expect_exit 2 "unknown command" -- "$QUARRY" frobnicate
+expect_exit 2 "bad --to" -- "$QUARRY" migrate --to abc
+expect_exit 2 "--step 0" -- "$QUARRY" rollback --step 0
+expect_exit 2 "bad migration name" -- "$QUARRY" new migration Bad-Name
+contains "snake_case" "bad migration name says why"
+
+# ---- new migration, migrate, status ------------------------------------------------------------
+expect_exit 0 "new migration" -- "$QUARRY" new migration create_notes
+contains "created migrations/" "new migration prints the path"
+first=$(ls migrations)
+cat > "migrations/$first/up.sql" <<'SQL'
+CREATE TABLE notes (
+  id INTEGER PRIMARY KEY,
+  body TEXT NOT NULL,
+  class TEXT,
+  score REAL,
+  "weird name" INTEGER,
+  inserted_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
+);
+SQL
+echo 'DROP TABLE notes;' > "migrations/$first/down.sql"
+expect_exit 0 "second new migration" -- "$QUARRY" new migration add_tag
+second=$(ls migrations | sed -n 2p)
+[[ "$second" > "$first" ]] || fail "the second migration's version ($second) sorts after the first ($first)"
+echo 'ALTER TABLE notes ADD COLUMN tag TEXT;' > "migrations/$second/up.sql"
+echo 'ALTER TABLE notes DROP COLUMN tag;' > "migrations/$second/down.sql"
+
+expect_exit 0 "status" -- "$QUARRY" status
+contains "pending" "status shows pending migrations"
+expect_exit 3 "status --check with pending" -- "$QUARRY" status --check
+expect_exit 0 "dry run" -- "$QUARRY" migrate --dry-run
+contains "CREATE TABLE notes" "dry run prints the SQL"
+expect_exit 3 "dry run changed nothing" -- "$QUARRY" status --check
+expect_exit 0 "offline PostgreSQL rendering" -- "$QUARRY" migrate --dry-run --dialect postgres
+contains "ALTER TABLE notes ADD COLUMN tag TEXT;" "offline rendering prints every migration"
+expect_exit 0 "migrate --step 1" -- "$QUARRY" migrate --step 1
+contains "create_notes: migrated in" "progress line with timing"
+expect_exit 0 "migrate" -- "$QUARRY" -v migrate
+contains "add_tag: migrating" "progress line"
+contains "ALTER TABLE notes ADD COLUMN tag TEXT;" "-v prints the SQL"
+expect_exit 0 "status --check when applied" -- "$QUARRY" status --check
+expect_exit 0 "migrate again" -- "$QUARRY" migrate
+contains "nothing to migrate" "nothing left"
+[[ -f quarry.db ]] || fail "the default database is ./quarry.db"
+
+# ---- dump, gen model ---------------------------------------------------------------------------
+expect_exit 0 "dump" -- "$QUARRY" dump -o schema.sql
+grep -q 'CREATE TABLE notes' schema.sql || fail "dump -o writes the schema"
+expect_exit 0 "gen model" -- "$QUARRY" gen model --table notes -o note.hpp
+expect_exit 1 "gen model of a missing table" -- "$QUARRY" gen model --table nope
+contains 'no table named "nope"' "a missing table is named"
+cat > roundtrip.cpp <<'CPP'
+#include <cstdio>
+#include <quarry/repo.hpp>
+#include "note.hpp"
+int main(int, char** argv) {
+    using namespace quarry;
+    Repo repo(std::string("sqlite:") + argv[1]);
+    Note n;
+    n.body = "hello";
+    n.class_ = "first";
+    n.weird_name = 7;
+    n.tag = "t";
+    const Note stored = repo.insert(n);
+    const Note back = repo.one(from<Note>() | where(col(&Note::id) == stored.id));
+    const bool same = back.body == "hello" && back.class_ == std::optional<std::string>("first") &&
+                      back.weird_name == std::optional<std::int64_t>(7) && !back.score && back.tag == std::optional<std::string>("t") &&
+                      back.inserted_at.time_since_epoch().count() > 0;
+    std::printf("%s\n", same ? "round trip ok" : "round trip MISMATCH");
+    return same ? 0 : 1;
+}
+CPP
+# shellcheck disable=SC2086
+if $CXX_CMD -I. roundtrip.cpp "$LIBQUARRY" $LINK_ARGS -o roundtrip 2> compile.log; then
+  expect_exit 0 "the generated model round-trips a row" -- ./roundtrip quarry.db
+  contains "round trip ok" "round trip"
+else
+  fail "the generated model does not compile:
+$(head -40 compile.log)
+$(cat note.hpp)"
+fi
+
+# ---- edited, rollback, redo --------------------------------------------------------------------
+echo 'ALTER TABLE notes ADD COLUMN tag TEXT NOT NULL DEFAULT "";' > "migrations/$second/up.sql"
+expect_exit 4 "status --check with an edited migration" -- "$QUARRY" status --check
+contains "edited" "status names the edited migration"
+expect_exit 1 "migrate refuses to run past an edited migration" -- "$QUARRY" rollback
+contains "edited after they ran" "the error says why"
+echo 'ALTER TABLE notes ADD COLUMN tag TEXT;' > "migrations/$second/up.sql"
+expect_exit 0 "redo" -- "$QUARRY" redo
+contains "add_tag: rolled back in" "redo rolls back"
+contains "add_tag: migrated in" "and migrates again"
+expect_exit 0 "rollback" -- "$QUARRY" rollback
+contains "rolled back 1" "rollback summary"
+expect_exit 3 "one pending after rollback" -- "$QUARRY" status --check
+
+# ---- a failing migration: exit 1, the database as it was -------------------------------------
+cp quarry.db before.db
+expect_exit 0 "new migration (bad)" -- "$QUARRY" new migration broken
+third=$(ls migrations | sed -n 3p)
+printf 'CREATE TABLE half (x INTEGER);\nINSERT INTO nowhere VALUES (1);\n' > "migrations/$third/up.sql"
+expect_exit 1 "a failing migration" -- "$QUARRY" migrate
+contains "broken" "the error names the migration"
+contains "nowhere" "and the database's reason"
+expect_exit 0 "dump after the failure" -- "$QUARRY" dump
+[[ "$OUT" != *"half"* ]] || fail "the failed migration left its table behind"
+expect_exit 0 "status after the failure" -- "$QUARRY" status
+contains "add_tag" "the migration before the failing one was applied"
+rm -rf "migrations/$third"
+
+# ---- bad database URL: exit 1 with the reason ------------------------------------------------
+expect_exit 1 "unreadable URL" -- "$QUARRY" --database "mysql://x" status
+contains "unrecognised connection string" "the URL error"
+
+# ---- new project -----------------------------------------------------------------------------
+expect_exit 0 "new project" -- "$QUARRY" new project shop
+for f in meson.build src/schema.hpp src/migrations.cpp src/main.cpp src/db.cpp tests/test_items.cpp; do
+  [[ -f "shop/$f" ]] || fail "new project wrote no shop/$f"
+done
+expect_exit 1 "new project over an existing directory" -- "$QUARRY" new project shop
+
+if ((FAILS)); then
+  echo "$FAILS check(s) failed"
+  exit 1
+fi
+echo "all CLI checks passed"
