@@ -257,6 +257,87 @@ inline void check_constraints_and_columns_removed(MigDb& db) {
     CHECK(refused(*s, "UPDATE authors SET karma = -5"));
 }
 
+inline void check_more_steps(MigDb& db) {
+    auto s = db.open();
+    std::vector<Migration> ms{create_authors(), create_books()};
+    ms.push_back(Migration(13, "more", [](Plan& m) {
+        // Reversible drops: the definitions recreate them on the way down (indexes first).
+        auto index = [](std::string name, std::vector<std::string> cols, bool unique, std::string where) {
+            Index ix;
+            ix.table = "books";
+            ix.name = std::move(name);
+            ix.columns = std::move(cols);
+            ix.unique_ = unique;
+            ix.where_ = std::move(where);
+            return ix;
+        };
+        m.drop_index(index("books_author_id_title_index", {"author_id", "title"}, true, ""));
+        m.drop_index(index("books_isbn_present", {"isbn"}, false, "\"isbn\" IS NOT NULL"));
+        Index lower = index("books_lower_title", {}, false, "");
+        lower.expressions = {"lower(title)"};
+        m.drop_index(lower);
+        m.drop_table("books", [](Table& t) {
+            t.id();
+            t.add("author_id", type::bigint()).null(false).references("authors", "id", Action::cascade);
+            t.add("title", type::text()).null(false);
+            t.add("isbn", type::string(20));
+        });
+        m.create_table("books", [](Table& t) {
+            t.if_not_exists();
+            t.id();
+        });
+        m.alter_table("books", [](Alter& a) {
+            a.add("editor_id", type::bigint()).references("authors", "id", Action::set_null, Action::cascade);
+        });
+        m.create_index("books", {"editor_id"}).using_method("btree");
+    }));
+    Migrator m(*s, ms);
+    m.migrate({.to = 2});
+    exec(*s, "INSERT INTO authors (name, email) VALUES ('Ann', 'ann@x')");
+    const std::string before = dump_schema(*s);
+    if (!db.pg()) {  // index access methods are PostgreSQL's
+        CHECK_THROWS_WITH_AS(m.migrate(), doctest::Contains("USING btree"), MigrationError);
+        CHECK(dump_schema(*s) == before);
+        return;
+    }
+    m.migrate();
+    const auto cols = describe_table(*s, "books");
+    CHECK(cols.size() == 2);
+    exec(*s, "INSERT INTO books (editor_id) VALUES ((SELECT id FROM authors))");
+    CHECK(refused(*s, "INSERT INTO books (editor_id) VALUES (999)"));
+    exec(*s, "DELETE FROM authors");  // ON DELETE SET NULL
+    CHECK(one(*s, "SELECT CAST(editor_id IS NULL AS text) FROM books") == "true");
+    m.rollback();
+    CHECK(dump_schema(*s) == before);
+}
+
+inline void check_added_reference(MigDb& db) {
+    // A column added with a reference: in place on both databases (SQLite: ADD COLUMN with REFERENCES).
+    auto s = db.open();
+    std::vector<Migration> ms{create_authors(), create_books()};
+    ms.push_back(Migration(14, "editor", [](Plan& m) {
+        m.alter_table("books", [](Alter& a) { a.add("editor_id", type::bigint()).references("authors", "id", Action::set_null); });
+        m.drop_table_if_exists("never_there");
+    }));
+    Migrator m(*s, ms);
+    m.migrate({.to = 2});
+    const std::string before = dump_schema(*s);
+    exec(*s, "INSERT INTO authors (name, email) VALUES ('Ann', 'ann@x')");
+    exec(*s, "INSERT INTO books (author_id, title) VALUES ((SELECT id FROM authors), 'Dune')");
+    m.migrate();
+    exec(*s, "UPDATE books SET editor_id = (SELECT id FROM authors)");
+    CHECK(refused(*s, "UPDATE books SET editor_id = 999"));
+    CHECK(rows(*s, db.pg() ? "SELECT conname FROM pg_constraint WHERE conname = 'books_editor_id_fkey'"
+                           : "SELECT \"table\" FROM pragma_foreign_key_list('books') WHERE \"from\" = 'editor_id'").size() == 1);
+    CHECK_THROWS_WITH_AS(m.rollback(), doctest::Contains("cannot be rolled back"), MigrationError);  // drop_table_if_exists
+    Migrator back(*s, {create_authors(), create_books(), Migration(14, "editor", [](Plan& p) {
+                           p.alter_table("books", [](Alter& a) { a.add("editor_id", type::bigint()).references("authors", "id", Action::set_null); });
+                       })});
+    back.rollback({.allow_edited = true});
+    CHECK(dump_schema(*s) == before);
+    CHECK(one(*s, "SELECT title FROM books") == "Dune");
+}
+
 inline void check_round_trip_dump(MigDb& db) {
     auto s = db.open();
     std::vector<Migration> ms{create_authors(), create_books(), create_tags()};

@@ -38,6 +38,8 @@ struct PgDb final : MigDb {
 PG_MIGRATION_TEST("migrations (PostgreSQL): create table with every type and option, up and down", check_create_table_up_and_down)
 PG_MIGRATION_TEST("migrations (PostgreSQL): add, rename, modify columns and constraints, rename table, and back", check_alter_steps_up_and_down)
 PG_MIGRATION_TEST("migrations (PostgreSQL): dropping constraints, columns and indexes, with explicit down", check_constraints_and_columns_removed)
+PG_MIGRATION_TEST("migrations (PostgreSQL): reversible drop table, if (not) exists, references added later, index methods", check_more_steps)
+PG_MIGRATION_TEST("migrations (PostgreSQL): a column added with a reference, and back", check_added_reference)
 PG_MIGRATION_TEST("migrations (PostgreSQL): up, down, up gives the same schema dump; redo", check_round_trip_dump)
 PG_MIGRATION_TEST("migrations (PostgreSQL): a migration failing halfway leaves no trace", check_failure_leaves_no_trace)
 PG_MIGRATION_TEST("migrations (PostgreSQL): two runners at once apply each migration exactly once", check_concurrent_runners)

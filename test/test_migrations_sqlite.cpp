@@ -30,6 +30,8 @@ struct LiteDb final : MigDb {
 TEST_CASE("migrations: create table with every type and option, up and down") { LiteDb db("create"); check_create_table_up_and_down(db); }
 TEST_CASE("migrations: add, rename, modify columns and constraints, rename table, and back") { LiteDb db("alter"); check_alter_steps_up_and_down(db); }
 TEST_CASE("migrations: dropping constraints, columns and indexes, with explicit down") { LiteDb db("drop"); check_constraints_and_columns_removed(db); }
+TEST_CASE("migrations: reversible drop table, if (not) exists, references added later, index methods") { LiteDb db("more"); check_more_steps(db); }
+TEST_CASE("migrations: a column added with a reference, and back") { LiteDb db("addref"); check_added_reference(db); }
 TEST_CASE("migrations: up, down, up gives the same schema dump; redo") { LiteDb db("trip"); check_round_trip_dump(db); }
 TEST_CASE("migrations: a migration failing halfway leaves no trace") { LiteDb db("fail"); check_failure_leaves_no_trace(db); }
 TEST_CASE("migrations: two runners at once apply each migration exactly once") { LiteDb db("race"); check_concurrent_runners(db); }

@@ -55,9 +55,9 @@ namespace app {
 
 struct Item {
     std::int64_t id = 0;
-    std::string name;
+    std::string name{};
     int quantity = 0;
-    std::optional<std::string> note;
+    std::optional<std::string> note{};
     std::chrono::sys_time<std::chrono::microseconds> inserted_at{};
     std::chrono::sys_time<std::chrono::microseconds> updated_at{};
 };
