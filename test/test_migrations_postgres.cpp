@@ -82,3 +82,45 @@ TEST_CASE("migrations (PostgreSQL): CREATE INDEX CONCURRENTLY runs outside a tra
     CHECK_THROWS_WITH_AS(mixed.migrate(), doctest::Contains("mixes concurrent index steps"), MigrationError);
     CHECK_FALSE(has_table(*s, "other"));
 }
+
+TEST_CASE("migrations (PostgreSQL): a dry run creates nothing, not even schema_migrations") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    Migrator m(*s, {create_authors()});
+    CHECK(m.migrate({.dry_run = true}).size() == 1);
+    CHECK(list_tables(*s).empty());
+}
+
+TEST_CASE("migrations (PostgreSQL): modify a key or identity column; concurrent drops on the way down") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    std::vector<Migration> ms{create_authors(), create_books(), create_tags()};
+    // book_tags' key column made wider (it stays NOT NULL: it is in the key); authors.id is an identity.
+    ms.push_back(Migration(4, "widen", [](Plan& p) {
+        p.alter_table("book_tags", [](Alter& a) { a.modify("tag", type::string(100)); });
+        p.alter_table("authors", [](Alter& a) { a.modify("id", type::bigint(), false); });
+    }));
+    ms.push_back(Migration::up_down(
+        5, "concurrent_down", [](Plan& p) { p.execute("SELECT 1", "SELECT 1"); },
+        [](Plan& p) { p.drop_index("books_isbn_present", true); }));
+    Migrator m(*s, ms);
+    m.migrate();
+    CHECK(find_col(describe_table(*s, "book_tags"), "tag")->type == "character varying(100)");
+    CHECK_FALSE(find_col(describe_table(*s, "book_tags"), "tag")->nullable);
+    std::vector<bool> tx;
+    m.rollback({.on_event = [&](const MigrationEvent& e) {
+        if (e.kind == MigrationEvent::Kind::started) tx.push_back(e.transactional);
+    }});
+    CHECK(tx == std::vector<bool>{false});
+    CHECK_FALSE(has_index(*s, true, "books_isbn_present"));
+    // A concurrent build that fails because a valid index of that name exists leaves it alone.
+    Migrator again(*s, {create_authors(), create_books(), create_tags(), ms[3], Migration(6, "dup", [](Plan& p) {
+                            p.create_index("books", {"title"}).name("books_lower_title").concurrently();
+                        })});
+    CHECK_THROWS_AS(again.migrate(), MigrationError);
+    CHECK(has_index(*s, true, "books_lower_title"));
+}

@@ -344,8 +344,9 @@ public:
     // Hex digest of what the migration does (its steps, canonically described): an applied
     // migration whose checksum changed was edited after it ran.
     std::string checksum() const;
-    // False for a migration that must run outside a transaction (CREATE INDEX CONCURRENTLY).
-    bool transactional() const;
+    // False for a migration whose steps in that direction must run outside a transaction
+    // (CREATE/DROP INDEX CONCURRENTLY); MigrationError when they are mixed with other steps.
+    bool transactional(bool up = true) const;
 
 private:
     Migration() = default;

@@ -4,6 +4,7 @@
 #include "migrate/ddl.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -86,8 +87,8 @@ std::string Ddl::default_expr(const Default& d, const ColumnType& t) const {
         case Default::Kind::real: {
             if (!std::isfinite(d.r)) throw MigrationError("default value is not a finite number");
             char buf[40];
-            std::snprintf(buf, sizeof buf, "%.17g", d.r);
-            std::string s = buf;
+            const auto end = std::to_chars(buf, buf + sizeof buf, d.r).ptr;  // shortest round trip, no locale
+            std::string s(buf, end);
             if (s.find_first_of(".eE") == std::string::npos) s += ".0";
             return d.r < 0 ? "(" + s + ")" : s;
         }
@@ -132,6 +133,13 @@ std::string_view action(Action a) {
 }
 }  // namespace
 
+std::string Ddl::references(const Reference& r) const {
+    std::string s = "REFERENCES " + ident(r.table) + " (" + idents(r.columns) + ")";
+    if (r.on_delete != Action::no_action) (s += " ON DELETE ") += action(r.on_delete);
+    if (r.on_update != Action::no_action) (s += " ON UPDATE ") += action(r.on_update);
+    return s;
+}
+
 std::string Ddl::constraint(const Constraint& c) const {
     std::string s = "CONSTRAINT " + ident(c.name) + " ";
     switch (c.kind) {
@@ -146,10 +154,7 @@ std::string Ddl::constraint(const Constraint& c) const {
             if (r.columns.size() != c.columns.size())
                 throw MigrationError("foreign key \"" + c.name + "\": " + std::to_string(c.columns.size()) + " columns reference " +
                                      std::to_string(r.columns.size()));
-            s += "FOREIGN KEY (" + idents(c.columns) + ") REFERENCES " + ident(r.table) + " (" + idents(r.columns) + ")";
-            if (r.on_delete != Action::no_action) (s += " ON DELETE ") += action(r.on_delete);
-            if (r.on_update != Action::no_action) (s += " ON UPDATE ") += action(r.on_update);
-            return s;
+            return s + "FOREIGN KEY (" + idents(c.columns) + ") " + references(r);
         }
         case ConstraintType::exclusion:
             if (db_ == Db::sqlite) throw UnsupportedFeature("sqlite", "exclusion constraints");
@@ -234,9 +239,10 @@ struct Render {
         if (s.foreign_key) {
             // Inline: CONSTRAINT name REFERENCES t (c) [ON ...] — the table-constraint form
             // without FOREIGN KEY (column list), which ADD COLUMN accepts on both databases.
-            std::string fk = ddl.constraint(*s.foreign_key);
-            const auto refs = fk.find(" REFERENCES ");
-            sql += " CONSTRAINT " + ddl.ident(s.foreign_key->name) + fk.substr(refs);
+            const auto& fk = *s.foreign_key;
+            if (!fk.references || fk.references->columns.size() != 1)
+                throw MigrationError("foreign key \"" + fk.name + "\" of an added column must reference one column");
+            sql += " CONSTRAINT " + ddl.ident(fk.name) + " " + ddl.references(*fk.references);
         }
         return one(std::move(sql));
     }
@@ -250,11 +256,32 @@ struct Render {
     std::vector<Sql> operator()(const ModifyColumn& s) const {
         if (db == Db::sqlite) return rebuild();
         const auto& c = s.column;
-        const std::string col = "ALTER COLUMN " + ddl.ident(c.name) + " ";
+        const std::string col = ", ALTER COLUMN " + ddl.ident(c.name) + " ";
         const std::string t = ddl.type(c.type);
-        std::string sql = alter(s.table) + col + "TYPE " + t + " USING " + ddl.ident(c.name) + "::" + t + ", " + col +
-                          (c.nullable ? "DROP NOT NULL" : "SET NOT NULL") + ", " + col;
-        sql += c.default_value ? "SET DEFAULT " + ddl.default_expr(*c.default_value, c.type) : std::string("DROP DEFAULT");
+        // What the live column is, when known: a key column stays NOT NULL (as on SQLite), an
+        // identity column has no default to drop, a column without a default needs no DROP.
+        bool in_key = false, identity = false, has_default = true;
+        if (live) {
+            const auto r = query_text(*live,
+                                      "SELECT CAST(a.attidentity <> '' AS text), CAST(a.atthasdef AS text), "
+                                      "CAST(EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
+                                      "AND a.attnum = ANY (i.indkey)) AS text) FROM pg_attribute a "
+                                      "WHERE a.attrelid = to_regclass(quote_ident(?)) AND a.attname = ? AND NOT a.attisdropped",
+                                      {core::Value::string(s.table), core::Value::string(c.name)});
+            if (r.empty()) throw MigrationError("table \"" + s.table + "\" has no column \"" + c.name + "\"");
+            identity = r[0][0] == "true";
+            has_default = r[0][1] == "true";
+            in_key = r[0][2] == "true";
+        }
+        std::string sql = alter(s.table) + "ALTER COLUMN " + ddl.ident(c.name) + " TYPE " + t + " USING " + ddl.ident(c.name) + "::" + t;
+        if (!c.nullable && !in_key) sql += col + "SET NOT NULL";
+        if (c.nullable && !in_key) sql += col + "DROP NOT NULL";
+        if (c.default_value) {
+            if (identity) throw MigrationError("column \"" + c.name + "\" is an identity column: it cannot have a default");
+            sql += col + "SET DEFAULT " + ddl.default_expr(*c.default_value, c.type);
+        } else if (has_default && !identity) {
+            sql += col + "DROP DEFAULT";
+        }
         return one(std::move(sql));
     }
     std::vector<Sql> operator()(const AddConstraint& s) const {

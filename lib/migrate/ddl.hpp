@@ -31,6 +31,7 @@ public:
     std::string type(const ColumnType& t) const;
     std::string default_expr(const Default& d, const ColumnType& t) const;
     std::string column(const Column& c) const;
+    std::string references(const Reference& r) const;  // REFERENCES "t" ("c") [ON DELETE ...]
     std::string constraint(const Constraint& c) const;
     std::string create_table(const TableDef& t) const;
     std::string create_index(const Index& i) const;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A Migration: its steps in each direction, its checksum, whether it needs a transaction.
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 
 #include "quarry/migration.hpp"
@@ -72,7 +73,7 @@ struct Canon {
     void type(const ColumnType& t) { i(static_cast<int>(t.kind)); i(t.size); i(t.precision); i(t.scale); s(t.sql); }
     void def(const std::optional<Default>& d) {
         b(d.has_value());
-        if (d) { i(static_cast<int>(d->kind)); i(d->i); s(std::to_string(d->r)); s(d->s); }
+        if (d) { i(static_cast<int>(d->kind)); i(d->i); i(static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(d->r))); s(d->s); }
     }
     void col(const Column& c) { s(c.name); type(c.type); b(c.nullable); def(c.default_value); b(c.primary_key); b(c.identity); }
     void ref(const std::optional<Reference>& r) {
@@ -117,10 +118,10 @@ std::string Migration::checksum() const {
     return hex;
 }
 
-bool Migration::transactional() const {
+bool Migration::transactional(bool up) const {
     if (transactional_) return *transactional_;
     bool concurrent = false, other = false;
-    for (const auto& st : up_steps()) {
+    for (const auto& st : up ? up_steps() : down_steps()) {
         const bool c = (std::holds_alternative<CreateIndex>(st) && std::get<CreateIndex>(st).index.concurrently_) ||
                        (std::holds_alternative<DropIndex>(st) && std::get<DropIndex>(st).concurrently);
         (c ? concurrent : other) = true;

@@ -59,7 +59,9 @@ std::string label(const Migration& m) { return std::to_string(m.version()) + " \
 // keys off, as the table rebuild procedure requires, and restored afterwards).
 class RunLock {
 public:
-    RunLock(core::Session& s, Db db, std::chrono::milliseconds timeout) : s_(s), db_(db) {
+    // `keep`: SQLite, when the run fails, commits the migrations that completed before the
+    // failure (each is its own savepoint); a dry run keeps nothing.
+    RunLock(core::Session& s, Db db, std::chrono::milliseconds timeout, bool keep) : s_(s), db_(db), keep_(keep) {
         if (s.depth() != 0) throw MigrationError("the Migrator's session is inside a transaction: migrate outside one");
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         if (db == Db::postgres) {
@@ -107,6 +109,13 @@ public:
             }
             return;
         }
+        if (s_.depth() == 1 && keep_) {
+            try {
+                s_.commit();
+            } catch (const std::exception&) {
+                s_.rollback();
+            }
+        }
         if (s_.depth() > 0) s_.rollback();
         restore();
     }
@@ -120,6 +129,7 @@ private:
     }
     core::Session& s_;
     Db db_;
+    bool keep_;
     bool fk_on_ = false;
     bool locked_ = false;
 };
@@ -195,8 +205,8 @@ void Migrator::check_edited(const std::vector<Recorded>& rec, bool allow) const 
 
 std::vector<MigrationRun> Migrator::migrate(const MigrateOptions& o) {
     const Db db = db_of(session_->dialect());
-    RunLock lock(*session_, db, lock_timeout_);
-    session_->connection().execute(migrations_table_ddl(db));
+    RunLock lock(*session_, db, lock_timeout_, !o.dry_run);
+    if (!o.dry_run) session_->connection().execute(migrations_table_ddl(db));
     const auto rec = recorded();
     check_edited(rec, o.allow_edited);
     std::set<std::int64_t> done;
@@ -231,7 +241,7 @@ std::vector<const Migration*> Migrator::to_roll_back(const std::vector<Recorded>
 std::vector<MigrationRun> Migrator::rollback(const RollbackOptions& o) {
     if (!o.to && o.steps < 0) throw MigrationError("rollback: steps must not be negative");
     const Db db = db_of(session_->dialect());
-    RunLock lock(*session_, db, lock_timeout_);
+    RunLock lock(*session_, db, lock_timeout_, !o.dry_run);
     const auto rec = recorded();
     check_edited(rec, o.allow_edited);
     auto runs = run(to_roll_back(rec, o), false, o.dry_run, o.on_event);
@@ -241,7 +251,7 @@ std::vector<MigrationRun> Migrator::rollback(const RollbackOptions& o) {
 
 std::vector<MigrationRun> Migrator::redo(int steps, const MigrationListener& on_event) {
     const Db db = db_of(session_->dialect());
-    RunLock lock(*session_, db, lock_timeout_);
+    RunLock lock(*session_, db, lock_timeout_, true);
     const auto rec = recorded();
     check_edited(rec, false);
     RollbackOptions o;
@@ -271,19 +281,25 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
     } end_dry{s, pg_dry};
 
     for (const Migration* m : plan) {
-        const auto steps = up ? m->up_steps() : m->down_steps();
-        // SQLite runs everything in its run's transaction; concurrent index builds do not exist there.
-        const bool tx = db == Db::sqlite || m->transactional();
         MigrationRun r{m->version(), m->name(), up, {}, {}};
+        bool tx = true, began = false;
         auto emit = [&](MigrationEvent::Kind k, std::string sql = {}) {
             if (on_event) on_event(MigrationEvent{k, up, m->version(), m->name(), tx, std::move(sql), r.elapsed});
         };
-        emit(MigrationEvent::Kind::started);
-        const auto t0 = std::chrono::steady_clock::now();
-        // Outside a transaction nothing can be undone: a dry run only shows those statements.
-        const bool execute = !(dry_run && !tx);
-        if (tx) s.begin();
+        // Everything that can throw is in here, so that the migration's transaction is always
+        // ended (and, on SQLite, RunLock keeps the migrations that completed before it).
         try {
+            const auto steps = up ? m->up_steps() : m->down_steps();
+            // SQLite runs everything in its run's transaction; concurrent index builds do not exist there.
+            tx = db == Db::sqlite || m->transactional(up);
+            emit(MigrationEvent::Kind::started);
+            const auto t0 = std::chrono::steady_clock::now();
+            // Outside a transaction nothing can be undone: a dry run only shows those statements.
+            const bool execute = !(dry_run && !tx);
+            if (tx) {
+                s.begin();
+                began = true;
+            }
             auto exec = [&](const Sql& q, const Step* step) {
                 emit(MigrationEvent::Kind::statement, q.text);
                 r.sql.push_back(q.text);
@@ -307,10 +323,14 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
                 } catch (const MigrationError&) {
                     throw;
                 } catch (const std::exception& e) {
-                    // A concurrent index build that fails leaves an INVALID index behind: drop it.
+                    // A concurrent index build that fails leaves an INVALID index behind: drop it
+                    // (only an invalid one: the failure may have been that a valid one existed).
                     if (const auto* ci = std::get_if<CreateIndex>(&step); ci && !tx && db == Db::postgres) {
                         try {
-                            s.connection().execute("DROP INDEX CONCURRENTLY IF EXISTS " + Ddl(db).ident(ci->index.name));
+                            const auto invalid = query_text(s, "SELECT 'x' FROM pg_index WHERE indexrelid = to_regclass(quote_ident(?)) "
+                                                               "AND NOT indisvalid", {core::Value::string(ci->index.name)});
+                            if (!invalid.empty())
+                                s.connection().execute("DROP INDEX CONCURRENTLY IF EXISTS " + Ddl(db).ident(ci->index.name));
                         } catch (const std::exception&) {
                         }
                     }
@@ -322,7 +342,7 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
             if (db == Db::sqlite)  // foreign keys are off during the run: check what the migration left
                 exec(Sql{"SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check", true}, nullptr);
             r.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-            if (execute) {
+            if (execute && !dry_run) {
                 // The bound values point into these strings: they outlive the statement's run.
                 const std::string checksum = m->checksum();
                 const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed).count();
@@ -337,15 +357,16 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
                                                        params));
                 record.step();
             }
-            if (tx) s.commit();
+            if (began) {
+                began = false;
+                s.commit();
+            }
+            runs.push_back(r);
+            emit(MigrationEvent::Kind::finished);
         } catch (...) {
-            if (tx) s.rollback();
-            // SQLite: the migrations before this one are complete; keep them.
-            if (db == Db::sqlite && !dry_run && s.depth() == 1) s.commit();
+            if (began) s.rollback();
             throw;
         }
-        emit(MigrationEvent::Kind::finished);
-        runs.push_back(std::move(r));
     }
     return runs;
 }

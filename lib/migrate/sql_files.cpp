@@ -55,7 +55,8 @@ std::vector<Migration> load_sql_migrations(const std::string& dir) {
             throw MigrationError("migration " + base + ": up.sql and down.sql disagree about -- quarry:no-transaction", version, name);
         out.push_back(Migration::sql(version, name, std::move(*up), std::move(down), tx));
     }
-    for (std::size_t i = 1; i < out.size(); ++i)
+    std::stable_sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version() < b.version(); });
+    for (std::size_t i = 1; i < out.size(); ++i)  // 1_a and 01_b are one version
         if (out[i].version() == out[i - 1].version())
             throw MigrationError("two migrations in \"" + dir + "\" have version " + std::to_string(out[i].version()),
                                  out[i].version(), out[i].name());

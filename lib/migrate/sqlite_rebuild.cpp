@@ -70,8 +70,7 @@ void drop_constraint(ParsedTable& p, const std::string& table, const std::string
         auto parts = split_column(item.text);
         const auto c = std::find_if(parts.clauses.begin(), parts.clauses.end(), [&](const Clause& cl) { return same_name(cl.name, name); });
         if (c == parts.clauses.end()) continue;
-        const auto at = item.text.find(c->text);
-        item.text.erase(at, c->text.size());
+        item.text.erase(c->offset, c->text.size());
         return;
     }
     throw MigrationError("table \"" + table + "\" has no constraint named \"" + name + "\"");
@@ -83,14 +82,14 @@ void remove_column(Edit& e, core::Session& s, const std::string& table, const st
     // As PostgreSQL does: constraints over the column go with it.
     std::erase_if(items, [&](const Item& i) {
         if (!i.is_constraint) return false;
-        if (i.keyword == "CHECK") return mentions(i.text, name);
+        if (i.keyword == "CHECK") return mentions(from_first_group(i.text), name);  // not its own name
         const auto cols = constraint_columns(i.text);
         return std::any_of(cols.begin(), cols.end(), [&](const std::string& c) { return same_name(c, name); });
     });
     for (const auto& r : query_text(s, "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
                                     {core::Value::string(table)})) {
         const std::string& sql = *r[1];
-        if (mentions(sql.substr(sql.find('(')), name)) e.dropped_indexes.insert(upper(*r[0]));
+        if (mentions(from_first_group(sql), name)) e.dropped_indexes.insert(upper(*r[0]));
     }
     e.removed_column = name;
 }
@@ -106,7 +105,7 @@ bool sqlite_column_in_use(core::Session& live, const std::string& table, const s
         if (&item != &*col && mentions(item.text, column)) return true;
     for (const auto& r : query_text(live, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
                                     {core::Value::string(table)}))
-        if (mentions(r[0]->substr(r[0]->find('(')), column)) return true;
+        if (mentions(from_first_group(*r[0]), column)) return true;
     return false;
 }
 
@@ -178,8 +177,26 @@ std::vector<Sql> sqlite_rebuild(const Step& step, core::Session& s) {
                                        "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger') "
                                        "AND sql IS NOT NULL ORDER BY type, name",
                                        {core::Value::string(table)});
+    // AUTOINCREMENT: DROP TABLE forgets the table's sequence; keep the highest id ever given.
+    std::optional<std::string> seq;
+    if (!query_text(s, "SELECT name FROM sqlite_schema WHERE name = 'sqlite_sequence'").empty()) {
+        const auto r = query_text(s, "SELECT CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = ?", {core::Value::string(table)});
+        if (!r.empty() && r[0][0]) seq = *r[0][0];
+    }
+    // Legacy renaming for the swap: SQLite 3.26+ otherwise re-checks every view and trigger that
+    // names the table while it does not exist, and refuses.
+    const auto legacy = query_text(s, "SELECT CAST(legacy_alter_table AS TEXT) FROM pragma_legacy_alter_table");
+    const bool was_legacy = !legacy.empty() && legacy[0][0] == "1";
     out.push_back({"DROP TABLE " + ddl.ident(table)});
+    if (!was_legacy) out.push_back({"PRAGMA legacy_alter_table = ON"});
     out.push_back({"ALTER TABLE " + ddl.ident(scratch) + " RENAME TO " + ddl.ident(table)});
+    if (!was_legacy) out.push_back({"PRAGMA legacy_alter_table = OFF"});
+    if (seq) {
+        const std::string name = "'" + [&] { std::string q; for (char c : table) { if (c == '\'') q += '\''; q += c; } return q; }() + "'";
+        out.push_back({"UPDATE sqlite_sequence SET seq = max(seq, " + *seq + ") WHERE name = " + name});
+        out.push_back({"INSERT INTO sqlite_sequence (name, seq) SELECT " + name + ", " + *seq +
+                       " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = " + name + ")"});
+    }
     for (const auto& d : dependents)
         if (!(*d[0] == "index" && e.dropped_indexes.count(upper(*d[1])))) out.push_back({*d[2]});
     out.push_back(Sql{"SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check", true});

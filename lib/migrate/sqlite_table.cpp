@@ -112,14 +112,15 @@ ParsedTable parse_create_table(std::string_view sql) {
     // Split at top-level commas.
     std::size_t start = 0;
     auto flush = [&](std::size_t end) {
-        std::string_view item = inner.substr(start, end - start);
-        const auto first = skip_space(item, 0);
-        item.remove_prefix(first);
-        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
-        const auto t = tokenize(item);
+        const std::string_view raw = inner.substr(start, end - start);
+        const auto t = tokenize(raw);
         if (t.empty()) return;
+        // From the first token to the end of the last: a trailing comment stays behind (the
+        // comma written after this item would otherwise land inside it).
+        const auto from = static_cast<std::size_t>(t.front().text.data() - raw.data());
+        const auto to = static_cast<std::size_t>(t.back().text.data() + t.back().text.size() - raw.data());
         Item it;
-        it.text = std::string(item);
+        it.text = std::string(raw.substr(from, to - from));
         const std::string k = upper(t[0].text);
         if (t[0].kind == Token::word && (k == "CONSTRAINT" || k == "PRIMARY" || k == "UNIQUE" || k == "CHECK" || k == "FOREIGN")) {
             it.is_constraint = true;
@@ -189,11 +190,18 @@ ColumnParts split_column(std::string_view item) {
             if (u == "AS" && prev == "ALWAYS") continue;                        // GENERATED ALWAYS AS
             break;
         }
-        cl.text = std::string(item.substr(offset(start), end_of(j - 1) - offset(start)));
+        cl.offset = offset(start);
+        cl.text = std::string(item.substr(cl.offset, end_of(j - 1) - cl.offset));
         c.clauses.push_back(std::move(cl));
         i = j;
     }
     return c;
+}
+
+std::string_view from_first_group(std::string_view sql) {
+    for (const auto& t : tokenize(sql))
+        if (t.kind == Token::group) return sql.substr(static_cast<std::size_t>(t.text.data() - sql.data()));
+    return {};
 }
 
 std::vector<std::string> constraint_columns(std::string_view item) {

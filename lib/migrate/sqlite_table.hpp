@@ -25,6 +25,7 @@ struct Clause {
     std::string keyword;  // PRIMARY, NOT, NULL, UNIQUE, CHECK, DEFAULT, COLLATE, REFERENCES, GENERATED, AS
     std::string name;     // from CONSTRAINT name, or empty
     std::string text;     // as written
+    std::size_t offset = 0;  // where `text` starts in the column definition
 };
 
 struct Item {
@@ -46,6 +47,9 @@ struct ColumnParts {
     std::vector<Clause> clauses;
 };
 ColumnParts split_column(std::string_view item);
+// `sql` from its first parenthesised group on: an index's columns, expressions and WHERE
+// clause, a CHECK's condition (past any quoted name holding a parenthesis).
+std::string_view from_first_group(std::string_view sql);
 // The columns named by a PRIMARY KEY / UNIQUE / FOREIGN KEY table constraint.
 std::vector<std::string> constraint_columns(std::string_view item);
 
