@@ -561,6 +561,8 @@ inline void check_bad_input(MigDb& db) {
         u.migrate();
         exec(*s, "INSERT INTO t_excl VALUES (1)");
         CHECK(refused(*s, "INSERT INTO t_excl VALUES (1)"));
+        u.rollback();
+        CHECK_FALSE(has_table(*s, "t_excl"));
     }
 }
 
