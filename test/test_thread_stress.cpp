@@ -35,3 +35,52 @@ TEST_CASE("shared values render and refine correctly from 8 threads at once") {
     CHECK(mismatches.load() == 0);
     CHECK(to_sql(base, postgres()).sql == expected_base);
 }
+
+#include <filesystem>
+
+#include <quarry/pool.hpp>
+#include <quarry/repo.hpp>
+
+TEST_CASE("a pool shared by 16 threads: every checkout is exclusive, the Repo on it reads and writes") {
+    using namespace std::chrono_literals;
+    const std::string path = (std::filesystem::temp_directory_path() / ("quarry_pool_tsan_" + std::to_string(::getpid()) + ".db")).string();
+    for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(path + ext);
+    {
+        Repo setup("sqlite:" + path);
+        setup.execute_sql("CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
+        setup.execute_sql("INSERT INTO counters VALUES (1, 0)");
+    }
+    Pool pool("sqlite:" + path, {.max_size = 3, .acquire_timeout = 30000ms, .health_check_after = 1ms, .max_lifetime = 50ms,
+                                 .housekeeping_interval = 5ms});
+    Repo repo(pool);
+    std::atomic<int> errors{0}, inside{0}, most{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 300; ++i) {
+                try {
+                    if (i % 10 == 0) {
+                        repo.transaction([&](Repo& tx) { tx.execute_sql("UPDATE counters SET n = n + 1 WHERE id = 1"); });
+                    } else {
+                        Lease l = pool.acquire();
+                        const int now = ++inside;
+                        int seen = most.load();
+                        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                        }
+                        core::StatementRun run(*l, l->run_sql("SELECT ?", {Value::integer(t)}));
+                        if (!run.step() || run.row().integer(0) != t) ++errors;
+                        --inside;
+                    }
+                } catch (const std::exception& e) {
+                    if (errors++ == 0) MESSAGE(e.what());
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(errors == 0);
+    CHECK(most <= 3);
+    CHECK(repo.query<std::int64_t>("SELECT n FROM counters").at(0) == 16 * 30);
+    CHECK(pool.metrics().closed > 0);  // lifetimes ended while the threads ran
+    pool.close();
+    for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(path + ext);
+}

@@ -328,7 +328,8 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
                     l.end_expr();
                 });
                 core::NodePtr with_key = l.finish(core::Clause::select, q.node());
-                core::StatementRun run(repo.session(), *with_key);
+                auto s = repo.use();
+                core::StatementRun run(*s, *with_key);
                 constexpr std::uint32_t width = std::tuple_size_v<std::remove_cvref_t<decltype(to_owner)>>;
                 while (run.step()) {
                     const auto k = [&]<std::size_t... I>(std::index_sequence<I...>) {

@@ -959,7 +959,7 @@ std::optional<ConstraintError> locate_foreign_key(core::Session& s, const Change
 template <class T, class Write>
 Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
     if (!cs.valid()) return Result<T>(std::move(cs));
-    const bool savepoint = session_->depth() > 0 && !cs.constraints().empty();
+    const bool savepoint = session_ && session_->depth() > 0 && !cs.constraints().empty();
     if (savepoint) session_->begin();
     try {
         T row = write();
@@ -973,7 +973,7 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
         if (savepoint) session_->rollback();
         if (cs.absorb(e)) return Result<T>(std::move(cs));
         if (e.kind() == ConstraintKind::foreign_key && e.constraint().empty() && e.columns().empty()) {
-            if (auto located = detail::locate_foreign_key(*session_, cs, e); located && cs.absorb(*located))
+            if (auto located = detail::locate_foreign_key(*use(), cs, e); located && cs.absorb(*located))
                 return Result<T>(std::move(cs));
             for (const auto& d : cs.constraints())
                 if (d.locate && d.locate(*this, &cs.data())) {

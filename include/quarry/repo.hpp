@@ -20,6 +20,7 @@
 #include <boost/hana/concept/struct.hpp>
 
 #include "quarry/core/session.hpp"
+#include "quarry/pool.hpp"
 #include "quarry/render.hpp"
 #include "quarry/statements.hpp"
 
@@ -118,6 +119,19 @@ std::uint64_t fixed_tag() noexcept {
     return reinterpret_cast<std::uintptr_t>(&fixed_tag_id<Tag>);
 }
 
+// The session a Repo call runs on: the Repo's own, or a pool's, checked out for the call.
+class SessionUse {
+public:
+    explicit SessionUse(core::Session& s) noexcept : s_(&s) {}
+    explicit SessionUse(Lease l) noexcept : lease_(std::move(l)), s_(&lease_.session()) {}
+    core::Session& operator*() const noexcept { return *s_; }
+    core::Session* operator->() const noexcept { return s_; }
+
+private:
+    Lease lease_;
+    core::Session* s_;
+};
+
 }  // namespace detail
 
 // A lazy, single-pass input range over a query's rows, in constant memory. Copies share one
@@ -125,6 +139,7 @@ std::uint64_t fixed_tag() noexcept {
 template <class R>
 class Stream : public std::ranges::view_base {  // not view_interface: clang 14 cannot instantiate it here
     struct State {
+        std::optional<detail::SessionUse> use;  // a pooled session stays checked out while read
         core::Session* session = nullptr;
         core::NodePtr keep;  // the query's parameters live in its nodes
         core::Session::OpenStream open;
@@ -164,7 +179,9 @@ public:
     };
 
     Stream() = default;
-    Stream(core::Session& session, core::NodePtr query, std::uint32_t batch) : st_(std::make_shared<State>()) {
+    Stream(detail::SessionUse use, core::NodePtr query, std::uint32_t batch) : st_(std::make_shared<State>()) {
+        core::Session& session = *use;
+        st_->use.emplace(std::move(use));
         st_->open = session.open_stream(*query, batch);
         st_->session = &session;
         st_->keep = std::move(query);
@@ -229,13 +246,28 @@ public:
     // See core::connect for the connection strings. The statement cache holds this many
     // prepared statements (least recently used ones are finalised first).
     explicit Repo(std::string_view url, std::size_t statement_cache = 256)
-        : session_(std::make_unique<core::Session>(core::connect(url), statement_cache)) {}
+        : owned_(std::make_unique<core::Session>(core::connect(url), statement_cache)), session_(owned_.get()) {}
+    // On a pool: thread-safe; each call checks a session out for its duration, a transaction
+    // holds one until it ends (the Repo its function gets is bound to that session).
+    explicit Repo(Pool& pool) : pool_(&pool) {}
 
-    const Dialect& dialect() const noexcept { return session_->dialect(); }
-    CacheStats cache_stats() const noexcept { return session_->cache_stats(); }
-    core::Session& session() noexcept { return *session_; }
+    const Dialect& dialect() const noexcept { return session_ ? session_->dialect() : pool_->dialect(); }
+    // This Repo's session's statement cache (empty for a Repo on a pool: see Pool::metrics).
+    CacheStats cache_stats() const noexcept { return session_ ? session_->cache_stats() : CacheStats{}; }
+    // The one session this Repo runs on; a Repo on a pool has one only inside transaction().
+    core::Session& session() {
+        if (!session_) throw QueryError("a Repo on a pool has no session of its own outside transaction() (use pool.acquire())");
+        return *session_;
+    }
+    bool pooled() const noexcept { return pool_ != nullptr; }
+    // The session for one call: this Repo's own, or one checked out of the pool until the
+    // returned value goes (for code beside the Repo that runs core statements).
+    detail::SessionUse use() { return session_ ? detail::SessionUse(*session_) : detail::SessionUse(pool_->acquire()); }
     // One QueryEvent per statement from now on (an empty sink turns telemetry off).
-    void set_telemetry(TelemetrySink sink) { session_->set_telemetry(std::move(sink)); }
+    void set_telemetry(TelemetrySink sink) {
+        if (session_) session_->set_telemetry(std::move(sink));
+        else pool_->set_telemetry(std::move(sink));
+    }
 
     // Every row of a query, or of a statement's RETURNING list.
     template <class Q>
@@ -243,7 +275,8 @@ public:
     std::vector<typename Q::row_type> all(const Q& q) {
         static_assert(!std::is_void_v<typename Q::row_type>, "quarry: this statement returns no rows (add returning(...))");
         std::vector<typename Q::row_type> rows;
-        core::StatementRun run(*session_, *q.node());
+        auto s = use();
+        core::StatementRun run(*s, *q.node());
         if (!run.step()) return rows;
         rows.reserve(run.rows_known());
         do rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
@@ -257,7 +290,7 @@ public:
     template <class Q>
         requires requires(const Q& q) { q.node(); typename Q::row_type; }
     Stream<typename Q::row_type> stream(const Q& q, std::uint32_t batch = 1000) {
-        return Stream<typename Q::row_type>(*session_, q.node(), batch);
+        return Stream<typename Q::row_type>(use(), q.node(), batch);
     }
 
     // Exactly one row: NoResults when there is none, MultipleResults when there are more.
@@ -272,7 +305,8 @@ public:
     template <class Q>
         requires requires(const Q& q) { q.node(); typename Q::row_type; }
     std::optional<typename Q::row_type> one_or_none(const Q& q) {
-        core::StatementRun run(*session_, *q.node());
+        auto s = use();
+        core::StatementRun run(*s, *q.node());
         if (!run.step()) return std::nullopt;
         auto row = detail::decode_row<typename Q::row_type>(run.row());
         if (run.step()) throw MultipleResults("one: the query returned more than one row");
@@ -282,7 +316,8 @@ public:
     // Whether the query returns any row (SELECT EXISTS(...): the database stops at the first).
     template <class R, class S>
     bool exists(const Query<R, S>& q) {
-        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
+        auto s = use();
+        core::StatementRun run(*s, s->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
         return run.step() && run.row().boolean(0);
     }
 
@@ -290,7 +325,8 @@ public:
     // distinct count as they select.
     template <class R, class S>
     std::int64_t count(const Query<R, S>& q) {
-        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
+        auto s = use();
+        core::StatementRun run(*s, s->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
         run.step();
         return run.row().integer(0);
     }
@@ -320,7 +356,8 @@ public:
         requires requires(const Q& q) { q.node(); }
     std::string explain(const Q& q) {
         const bool sqlite = dialect().name() == "sqlite";
-        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
+        auto s = use();
+        core::StatementRun run(*s, s->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
         std::string out;
         while (run.step()) {
             if (!out.empty()) out += '\n';
@@ -335,7 +372,8 @@ public:
     std::vector<R> query(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
         std::vector<R> rows;
-        core::StatementRun run(*session_, session_->run_sql(sql, params_of(*holder)));
+        auto s = use();
+        core::StatementRun run(*s, s->run_sql(sql, params_of(*holder)));
         while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
         return rows;
     }
@@ -343,7 +381,8 @@ public:
     template <class... A>
     std::int64_t execute_sql(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
-        core::StatementRun run(*session_, session_->run_sql(sql, params_of(*holder)));
+        auto s = use();
+        core::StatementRun run(*s, s->run_sql(sql, params_of(*holder)));
         while (run.step()) {
         }
         return run.rows_affected();
@@ -363,7 +402,8 @@ public:
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         (value_traits<stored_t<const K&>>::bind(values, key), ...);
-        core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
+        auto s = use();
+        core::StatementRun run(*s, fixed(*s, detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
             if constexpr (n == 1) {
                 return (from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...)).node();
             } else {
@@ -450,7 +490,8 @@ private:
     T insert_row(const T& row) {
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
-        core::StatementRun run(*session_, fixed(detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
+        auto s = use();
+        core::StatementRun run(*s, fixed(*s, detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
         if (!run.step()) throw NoResults("insert: the database returned no row");
         return finish_one<T>(run);
     }
@@ -462,7 +503,8 @@ private:
         detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
         std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
         ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
-        core::StatementRun run(*session_, fixed(tag, values, [&] { return quarry::upsert(row, target...).node(); }));
+        auto s = use();
+        core::StatementRun run(*s, fixed(*s, tag, values, [&] { return quarry::upsert(row, target...).node(); }));
         if (!run.step()) throw NoResults("upsert: the database returned no row");
         return finish_one<T>(run);
     }
@@ -561,7 +603,8 @@ private:
         });
         if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
         bind_key(values, row);
-        if (run_write(fixed(detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
+        auto s = use();
+        if (run_write(*s, fixed(*s, detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
             missing_row<T>("update");
     }
 
@@ -578,7 +621,8 @@ private:
         }
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         bind_key(values, row);
-        if (run_write(fixed(detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
+        auto s = use();
+        if (run_write(*s, fixed(*s, detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
             missing_row<T>("remove");
     }
 
@@ -658,7 +702,8 @@ public:
     // Runs a write statement; returns the number of rows it changed.
     template <schema T, class R>
     std::int64_t execute(const Statement<T, R>& s) {
-        return run_write(session_->run(*s.node()));
+        auto use_ = use();
+        return run_write(*use_, use_->run(*s.node()));
     }
 
     // Runs fn(repo) in a transaction: committed when fn returns, rolled back when it throws (the
@@ -666,20 +711,10 @@ public:
     // leaves the outer transaction usable.
     template <class F>
     decltype(auto) transaction(F&& fn, const TxOptions& options = {}) {
-        session_->begin(options);
-        try {
-            if constexpr (std::is_void_v<std::invoke_result_t<F&, Repo&>>) {
-                fn(*this);
-                session_->commit();
-            } else {
-                decltype(auto) result = fn(*this);
-                session_->commit();
-                return result;
-            }
-        } catch (...) {
-            session_->rollback();
-            throw;
-        }
+        if (session_) return in_transaction(*this, fn, options);
+        Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
+        Repo bound(lease.session(), pool_);
+        return in_transaction(bound, fn, options);
     }
 
     // SQL text and parameters of a value on this repo's dialect (nothing runs).
@@ -690,6 +725,25 @@ public:
     }
 
 private:
+    template <class F>
+    static decltype(auto) in_transaction(Repo& r, F& fn, const TxOptions& options) {
+        core::Session& s = *r.session_;
+        s.begin(options);
+        try {
+            if constexpr (std::is_void_v<std::invoke_result_t<F&, Repo&>>) {
+                fn(r);
+                s.commit();
+            } else {
+                decltype(auto) result = fn(r);
+                s.commit();
+                return result;
+            }
+        } catch (...) {
+            s.rollback();
+            throw;
+        }
+    }
+
     template <class T, class Write>
     Result<T> write_changeset(Changeset<T> cs, Write&& write);
 
@@ -702,8 +756,8 @@ private:
         }
         return row;
     }
-    std::int64_t run_write(core::Statement& bound) {
-        core::StatementRun run(*session_, bound);
+    static std::int64_t run_write(core::Session& s, core::Statement& bound) {
+        core::StatementRun run(s, bound);
         while (run.step()) {
         }
         return run.rows_affected();
@@ -713,8 +767,8 @@ private:
     // from the row, and the statement value is built (by `make`) only the first time a session
     // runs that shape. `values` must outlive the run: the statement points into it.
     template <class Make>
-    core::Statement& fixed(std::uint64_t tag, const core::Lowerer& values, const Make& make) {
-        return session_->run_fixed(tag, values, [](const void* m) { return (*static_cast<const Make*>(m))(); }, &make);
+    static core::Statement& fixed(core::Session& s, std::uint64_t tag, const core::Lowerer& values, const Make& make) {
+        return s.run_fixed(tag, values, [](const void* m) { return (*static_cast<const Make*>(m))(); }, &make);
     }
     template <class M>
     static void bind_member(core::Lowerer& l, const M& v) {
@@ -762,7 +816,8 @@ private:
         before += "(\"q\".";
         before += c.quoted;
         before += ") FROM (";
-        core::StatementRun run(*session_, session_->run_wrapped(*q.node(), before, ") AS \"q\""));
+        auto s = use();
+        core::StatementRun run(*s, s->run_wrapped(*q.node(), before, ") AS \"q\""));
         if (!run.step() || run.row().is_null(0)) return std::nullopt;
         return value_traits<Out>::read(run.row(), 0);
     }
@@ -792,7 +847,12 @@ private:
     }
     static std::vector<Value> params_of(const core::Node& n) { return {n.params().begin(), n.params().end()}; }
 
-    std::unique_ptr<core::Session> session_;  // behind a pointer: a Repo moves, a Session does not
+    // A Repo bound to one session of `pool` (inside a pooled transaction).
+    Repo(core::Session& s, Pool* pool) : session_(&s), pool_(pool) {}
+
+    std::unique_ptr<core::Session> owned_;  // behind a pointer: a Repo moves, a Session does not
+    core::Session* session_ = nullptr;      // null for a Repo on a pool, outside transaction()
+    Pool* pool_ = nullptr;
 };
 
 }  // namespace quarry

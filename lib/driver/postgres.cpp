@@ -341,6 +341,7 @@ public:
     // gone once it changes, and closing it then would fail (and abort the transaction around).
     std::uint64_t scope() const noexcept { return scope_; }
     bool usable() const noexcept { return PQstatus(pg_) == CONNECTION_OK; }
+    bool healthy() const noexcept override { return usable() && PQtransactionStatus(pg_) != PQTRANS_UNKNOWN; }
 
 private:
     void alive(std::string_view sql) const {

@@ -62,6 +62,9 @@ public:
     virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
     // Runs SQL without parameters or rows (BEGIN, SAVEPOINT, DDL).
     virtual void execute(std::string_view sql) = 0;
+    // False once the connection is known to be broken (the server went away): a pool closes
+    // it instead of handing it out. Cheap: no round trip.
+    virtual bool healthy() const noexcept { return true; }
     // A cursor over `sql`; the parameters' payloads must outlive it. `in_transaction`: whether
     // the session has a transaction open (a cursor outside one must not hold one open).
     virtual std::unique_ptr<Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params,

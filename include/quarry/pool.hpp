@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+// A thread-safe pool of sessions (connections with their statement caches), as HikariCP and
+// db_connection do it: bounded size, acquire timeout, health checks, lifetimes, eviction of
+// broken connections, leak reports, backpressure, metrics (docs/production.md).
+//
+//   quarry::Pool pool("postgres://app@db/app", {.max_size = 16});
+//   quarry::Repo repo(pool);               // every call checks a session out and back in
+//   auto lease = pool.acquire();           // or hold one yourself
+//   lease->run_sql("SELECT 1", {});
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <string>
+
+#include "quarry/core/session.hpp"
+#include "quarry/errors.hpp"
+
+namespace quarry {
+
+// What the pool holds right now; carried by PoolTimeout and PoolOverloaded.
+struct PoolState {
+    std::size_t total = 0;    // connections open (in use + idle)
+    std::size_t in_use = 0;
+    std::size_t idle = 0;
+    std::size_t waiting = 0;  // acquirers waiting for a connection
+    std::string last_connect_error;  // empty when the last connect succeeded
+    std::string describe() const;
+};
+
+// No connection became free within the acquire timeout.
+class PoolTimeout : public Error {
+public:
+    PoolTimeout(std::string message, PoolState state) : Error(std::move(message)), state_(std::move(state)) {}
+    const PoolState& state() const noexcept { return state_; }
+    bool is_transient() const noexcept override { return true; }
+
+private:
+    PoolState state_;
+};
+
+// Waits have stayed above the target for a whole interval (or the wait queue is full): new
+// requests fail at once instead of queueing behind ones that will time out anyway.
+class PoolOverloaded : public Error {
+public:
+    PoolOverloaded(std::string message, PoolState state) : Error(std::move(message)), state_(std::move(state)) {}
+    const PoolState& state() const noexcept { return state_; }
+    bool is_transient() const noexcept override { return true; }
+
+private:
+    PoolState state_;
+};
+
+// A connection held longer than PoolOptions::leak_threshold: where it was acquired.
+struct LeakReport {
+    std::string where;  // file:line (function)
+    std::chrono::milliseconds held{};
+};
+
+struct PoolOptions {
+    std::size_t min_size = 0;   // kept open (and reopened) by the housekeeper
+    std::size_t max_size = 10;
+    std::chrono::milliseconds acquire_timeout{5000};
+    // A connection idle longer than this is pinged before it is handed out.
+    std::chrono::milliseconds health_check_after{500};
+    // Connections are closed after this long (each a little earlier, by up to `lifetime_jitter`,
+    // so they do not all reconnect at once); 0: forever.
+    std::chrono::milliseconds max_lifetime{30 * 60 * 1000};
+    double lifetime_jitter = 0.1;
+    // Idle connections beyond min_size are closed after this long; 0: never.
+    std::chrono::milliseconds idle_timeout{10 * 60 * 1000};
+    // A lease held longer than this is reported once to on_leak (0: off).
+    std::chrono::milliseconds leak_threshold{0};
+    std::function<void(const LeakReport&)> on_leak{};  // default: a line on stderr
+    // Backpressure: at most this many acquirers wait; and when every acquire for a whole
+    // `overload_interval` waited longer than `overload_target`, new ones that would wait fail
+    // with PoolOverloaded until a wait is short again (CoDel's rule).
+    std::size_t max_waiters = 10000;
+    std::chrono::milliseconds overload_target{0};  // 0: off
+    std::chrono::milliseconds overload_interval{1000};
+    std::chrono::milliseconds housekeeping_interval{250};
+    std::size_t statement_cache = 256;  // per connection
+    // Called on each new connection before it is used (SET statements, PRAGMAs).
+    std::function<void(core::Session&)> on_connect{};
+};
+
+// Counters since the pool opened, and acquire-time percentiles.
+struct PoolMetrics {
+    PoolState state;
+    std::uint64_t acquired = 0, timeouts = 0, overloaded = 0;
+    std::uint64_t created = 0, closed = 0, broken = 0, failed_health_checks = 0, connect_failures = 0, leaks = 0;
+    std::chrono::microseconds acquire_p50{}, acquire_p99{}, acquire_max{};
+};
+
+class Pool;
+
+// One session checked out of a pool, returned when the lease ends. A session left inside a
+// transaction is rolled back; a broken one is closed and replaced, never handed out again.
+class Lease {
+public:
+    Lease() = default;
+    Lease(Lease&& o) noexcept : pool_(o.pool_), slot_(o.slot_) { o.pool_ = nullptr; o.slot_ = nullptr; }
+    Lease& operator=(Lease&& o) noexcept;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { release(); }
+
+    core::Session& session() const noexcept;
+    core::Session& operator*() const noexcept { return session(); }
+    core::Session* operator->() const noexcept { return &session(); }
+    explicit operator bool() const noexcept { return slot_ != nullptr; }
+    void release() noexcept;
+
+private:
+    friend class Pool;
+    struct Slot;
+    Lease(Pool* p, Slot* s) : pool_(p), slot_(s) {}
+    Pool* pool_ = nullptr;
+    Slot* slot_ = nullptr;
+};
+
+class Pool {
+public:
+    // Opens one connection at once (a bad URL or an unreachable database fails here), then up
+    // to min_size in the background.
+    explicit Pool(std::string url, PoolOptions options = {});
+    // Connections made by `connect` (a test can wrap or break them).
+    Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options = {});
+    ~Pool();
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    // A session: an idle one (pinged first if it idled long), a new one while below max_size,
+    // or the first one released within the acquire timeout. PoolTimeout / PoolOverloaded
+    // otherwise.
+    Lease acquire(std::source_location where = std::source_location::current());
+    Lease acquire(std::chrono::milliseconds timeout, std::source_location where = std::source_location::current());
+
+    const core::Dialect& dialect() const noexcept;
+    PoolState state() const;
+    PoolMetrics metrics() const;
+    // Every session, new and idle, reports to `sink` (see Session::set_telemetry).
+    void set_telemetry(core::TelemetrySink sink);
+    // Closes idle connections and refuses new acquires; leases out close when returned.
+    void close();
+
+private:
+    friend class Lease;
+    struct Impl;
+    void give_back(Lease::Slot* s) noexcept;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quarry

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: MIT
+// The pool: one mutex and one condition variable guard the slots; connecting, pinging and
+// closing happen outside the lock. A housekeeper thread closes expired and idle connections,
+// tops the pool up to min_size and reports leaks.
+#include "quarry/pool.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace quarry {
+
+using Clock = std::chrono::steady_clock;
+
+struct Lease::Slot {
+    std::unique_ptr<core::Session> session;
+    Clock::time_point created, expires, last_used, acquired_at;
+    std::string where;
+    bool in_use = false;
+    bool leak_reported = false;
+    std::uint64_t telemetry_version = 0;
+};
+
+std::string PoolState::describe() const {
+    std::string s = "pool: " + std::to_string(total) + " open, " + std::to_string(in_use) + " in use, " + std::to_string(idle) +
+                    " idle, " + std::to_string(waiting) + " waiting";
+    if (!last_connect_error.empty()) s += "; last connect error: " + last_connect_error;
+    return s;
+}
+
+namespace {
+
+// Acquire times in log-spaced buckets (four per power of two of microseconds).
+class Histogram {
+public:
+    void add(std::chrono::microseconds d) {
+        const double us = static_cast<double>(std::max<std::int64_t>(d.count(), 0)) + 1;
+        const auto i = std::min<std::size_t>(buckets_.size() - 1, static_cast<std::size_t>(std::log2(us) * 4));
+        ++buckets_[i];
+        ++n_;
+        max_ = std::max(max_, d);
+    }
+    std::chrono::microseconds percentile(double p) const {
+        if (n_ == 0) return {};
+        const auto want = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(n_)));
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < buckets_.size(); ++i) {
+            seen += buckets_[i];
+            if (seen >= want)
+                return std::min(max_, std::chrono::microseconds(static_cast<std::int64_t>(std::exp2(static_cast<double>(i + 1) / 4))));
+        }
+        return max_;
+    }
+    std::chrono::microseconds max() const { return max_; }
+
+private:
+    std::array<std::uint64_t, 160> buckets_{};
+    std::uint64_t n_ = 0;
+    std::chrono::microseconds max_{};
+};
+
+std::string site(const std::source_location& w) {
+    return std::string(w.file_name()) + ":" + std::to_string(w.line()) + " (" + w.function_name() + ")";
+}
+
+bool healthy(core::Session& s) noexcept {
+    try {
+        return s.connection().healthy();
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+
+struct Pool::Impl {
+    std::function<std::unique_ptr<core::Connection>()> connect;
+    PoolOptions o;
+    const core::Dialect* dialect = nullptr;
+
+    mutable std::mutex m;
+    // Acquirers waiting, oldest first. A returned connection is handed to the oldest directly
+    // (no barging: a newcomer never takes it from under a waiter), and room freed by a closed
+    // connection goes to the oldest too, so waits are first come, first served.
+    struct Waiter {
+        std::condition_variable cv;
+        Lease::Slot* slot = nullptr;  // handed over
+        bool room = false;            // may open a connection
+    };
+    std::deque<Waiter*> waiters;
+    std::condition_variable wake_keeper;
+    std::vector<std::unique_ptr<Lease::Slot>> slots;  // every open connection
+    std::deque<Lease::Slot*> idle;                    // most recently used at the back
+    std::size_t connecting = 0;                       // connects in flight (they count as open)
+    std::size_t waiting = 0;
+    bool closed = false;
+    std::string last_connect_error;
+    std::mt19937_64 rng{std::random_device{}()};
+    // Backpressure (CoDel): since when every completed acquire waited longer than the target.
+    std::optional<Clock::time_point> above_since;
+    bool overloaded = false;
+    core::TelemetrySink sink;
+    std::uint64_t telemetry_version = 0;
+    PoolMetrics counters;
+    Histogram acquire_times;
+    std::thread keeper;
+
+    PoolState state_locked() const {
+        PoolState s;
+        s.total = slots.size() + connecting;
+        s.idle = idle.size();
+        s.in_use = slots.size() - idle.size();
+        s.waiting = waiting;
+        s.last_connect_error = last_connect_error;
+        return s;
+    }
+
+    // A new session, made outside the lock. Null (with last_connect_error set) when it failed.
+    std::unique_ptr<Lease::Slot> open_slot() {
+        auto slot = std::make_unique<Lease::Slot>();
+        try {
+            slot->session = std::make_unique<core::Session>(connect(), o.statement_cache);
+            if (o.on_connect) o.on_connect(*slot->session);
+        } catch (const std::exception& e) {
+            std::lock_guard lock(m);
+            last_connect_error = e.what();
+            ++counters.connect_failures;
+            return nullptr;
+        }
+        std::lock_guard lock(m);
+        const auto now = Clock::now();
+        slot->created = slot->last_used = now;
+        if (o.max_lifetime.count() > 0) {
+            std::uniform_real_distribution<double> jitter(0, std::clamp(o.lifetime_jitter, 0.0, 1.0));
+            const auto life = std::chrono::duration<double, std::milli>(static_cast<double>(o.max_lifetime.count()) * (1 - jitter(rng)));
+            slot->expires = now + std::chrono::duration_cast<Clock::duration>(life);
+        } else {
+            slot->expires = Clock::time_point::max();
+        }
+        last_connect_error.clear();
+        ++counters.created;
+        return slot;
+    }
+
+    // Removes `s` from the pool (the lock is held); the caller destroys the returned session
+    // after unlocking.
+    std::unique_ptr<Lease::Slot> take_out(Lease::Slot* s) {
+        std::erase(idle, s);
+        const auto it = std::find_if(slots.begin(), slots.end(), [&](const auto& p) { return p.get() == s; });
+        std::unique_ptr<Lease::Slot> owned = std::move(*it);
+        slots.erase(it);
+        ++counters.closed;
+        offer_room();
+        return owned;
+    }
+
+    // Room for one more connection: the oldest waiter may open it.
+    void offer_room() {  // lock held
+        if (waiters.empty()) return;
+        Waiter* w = waiters.front();
+        waiters.pop_front();
+        w->room = true;
+        w->cv.notify_one();
+    }
+    // A free connection: to the oldest waiter, or back to the idle list.
+    void offer(Lease::Slot* s) {  // lock held
+        if (!waiters.empty()) {
+            Waiter* w = waiters.front();
+            waiters.pop_front();
+            s->in_use = true;
+            w->slot = s;
+            w->cv.notify_one();
+            return;
+        }
+        s->in_use = false;
+        idle.push_back(s);
+    }
+
+    void apply_telemetry(Lease::Slot& s) {  // lock held
+        if (s.telemetry_version != telemetry_version) {
+            s.session->set_telemetry(sink);
+            s.telemetry_version = telemetry_version;
+        }
+    }
+
+    // `queued`: this acquire waited for a release. One that found a connection at once says
+    // nothing about the queue while others still wait (it barged in); with nobody waiting, the
+    // queue is empty and the overload is over.
+    void record_wait(Clock::duration waited, bool queued) {  // lock held
+        acquire_times.add(std::chrono::duration_cast<std::chrono::microseconds>(waited));
+        ++counters.acquired;
+        if (o.overload_target.count() <= 0) return;
+        if (!queued && waiting > 0) return;
+        const auto now = Clock::now();
+        if (queued && waited > o.overload_target) {
+            if (!above_since) above_since = now;
+            else if (now - *above_since >= o.overload_interval) overloaded = true;
+        } else {
+            above_since.reset();
+            overloaded = false;
+        }
+    }
+
+    void housekeeping();
+};
+
+Pool::Pool(std::string url, PoolOptions options)
+    : Pool([url = std::move(url)] { return core::connect(url); }, std::move(options)) {}
+
+Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options) : impl_(std::make_unique<Impl>()) {
+    auto& im = *impl_;
+    im.connect = std::move(connect);
+    im.o = std::move(options);
+    if (im.o.max_size == 0) throw Error("pool: max_size must be at least 1");
+    im.o.min_size = std::min(im.o.min_size, im.o.max_size);
+    // The first connection: proves the URL, tells the dialect.
+    auto first = im.open_slot();
+    if (!first) throw ConnectionError("pool: cannot open a connection: " + im.last_connect_error);
+    im.dialect = &first->session->dialect();
+    im.idle.push_back(first.get());
+    im.slots.push_back(std::move(first));
+    im.keeper = std::thread([this] { impl_->housekeeping(); });
+}
+
+Pool::~Pool() {
+    close();
+    impl_->wake_keeper.notify_all();
+    if (impl_->keeper.joinable()) impl_->keeper.join();
+}
+
+void Pool::close() {
+    std::vector<std::unique_ptr<Lease::Slot>> closing;
+    {
+        std::lock_guard lock(impl_->m);
+        impl_->closed = true;
+        while (!impl_->idle.empty()) closing.push_back(impl_->take_out(impl_->idle.back()));
+        for (auto* w : impl_->waiters) w->cv.notify_one();
+        impl_->waiters.clear();
+        impl_->wake_keeper.notify_all();
+    }
+}
+
+const core::Dialect& Pool::dialect() const noexcept { return *impl_->dialect; }
+
+PoolState Pool::state() const {
+    std::lock_guard lock(impl_->m);
+    return impl_->state_locked();
+}
+
+PoolMetrics Pool::metrics() const {
+    std::lock_guard lock(impl_->m);
+    PoolMetrics out = impl_->counters;
+    out.state = impl_->state_locked();
+    out.acquire_p50 = impl_->acquire_times.percentile(0.5);
+    out.acquire_p99 = impl_->acquire_times.percentile(0.99);
+    out.acquire_max = impl_->acquire_times.max();
+    return out;
+}
+
+void Pool::set_telemetry(core::TelemetrySink sink) {
+    std::lock_guard lock(impl_->m);
+    impl_->sink = std::move(sink);
+    ++impl_->telemetry_version;
+}
+
+Lease Pool::acquire(std::source_location where) { return acquire(impl_->o.acquire_timeout, where); }
+
+Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location where) {
+    auto& im = *impl_;
+    const auto start = Clock::now();
+    const auto deadline = start + timeout;
+    bool queued = false;
+    std::unique_lock lock(im.m);
+    for (;;) {
+        if (im.closed) throw Error("pool: closed");
+        if (!im.idle.empty()) {
+            Lease::Slot* s = im.idle.back();
+            im.idle.pop_back();
+            const auto now = Clock::now();
+            if (now >= s->expires) {
+                auto dead = im.take_out(s);
+                lock.unlock();
+                dead.reset();
+                lock.lock();
+                continue;
+            }
+            s->in_use = true;  // out of the idle list while it is checked
+            if (now - s->last_used > im.o.health_check_after) {
+                lock.unlock();
+                bool ok = healthy(*s->session);
+                if (ok) {
+                    try {
+                        s->session->connection().execute("SELECT 1");
+                    } catch (const std::exception&) {
+                        ok = false;
+                    }
+                }
+                lock.lock();
+                if (!ok) {
+                    ++im.counters.failed_health_checks;
+                    auto dead = im.take_out(s);
+                    lock.unlock();
+                    dead.reset();
+                    lock.lock();
+                    continue;
+                }
+            }
+            s->acquired_at = Clock::now();
+            s->where = site(where);
+            s->leak_reported = false;
+            im.apply_telemetry(*s);
+            im.record_wait(s->acquired_at - start, queued);
+            return Lease(this, s);
+        }
+        if (im.slots.size() + im.connecting < im.o.max_size) {
+            ++im.connecting;
+            lock.unlock();
+            auto fresh = im.open_slot();
+            lock.lock();
+            --im.connecting;
+            if (fresh) {
+                Lease::Slot* s = fresh.get();
+                im.slots.push_back(std::move(fresh));
+                s->in_use = true;
+                s->acquired_at = Clock::now();
+                s->where = site(where);
+                im.apply_telemetry(*s);
+                im.record_wait(s->acquired_at - start, queued);
+                return Lease(this, s);
+            }
+            im.offer_room();  // the room this connect held is free again
+            if (Clock::now() >= deadline) {
+                ++im.counters.timeouts;
+                throw PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " +
+                                      im.state_locked().describe(),
+                                  im.state_locked());
+            }
+            // The database is unreachable: wait a little before the next attempt.
+            {
+                // The database is unreachable: back off before the next attempt (the condition
+                // variable is only a timer here).
+                std::condition_variable pause;
+                pause.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+            }
+            continue;
+        }
+        if (im.overloaded || im.waiting >= im.o.max_waiters) {
+            ++im.counters.overloaded;
+            throw PoolOverloaded(std::string("pool: overloaded (") +
+                                     (im.overloaded ? "waits stayed above the target" : "the wait queue is full") + "); " +
+                                     im.state_locked().describe(),
+                                 im.state_locked());
+        }
+        ++im.waiting;
+        queued = true;
+        Impl::Waiter w;
+        im.waiters.push_back(&w);
+        w.cv.wait_until(lock, deadline, [&] { return w.slot || w.room || im.closed; });
+        --im.waiting;
+        std::erase(im.waiters, &w);
+        if (w.slot) {  // handed over, perhaps just as the deadline passed: take it
+            Lease::Slot* s = w.slot;
+            s->acquired_at = Clock::now();
+            s->where = site(where);
+            s->leak_reported = false;
+            im.apply_telemetry(*s);
+            im.record_wait(s->acquired_at - start, queued);
+            return Lease(this, s);
+        }
+        if (w.room || im.closed) continue;
+        ++im.counters.timeouts;
+        const auto st = im.state_locked();
+        throw PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " + st.describe(), st);
+    }
+}
+
+void Pool::give_back(Lease::Slot* s) noexcept {
+    auto& im = *impl_;
+    // Outside the lock: end a transaction the holder left open, and see whether the
+    // connection survived.
+    while (s->session->depth() > 0) s->session->rollback();
+    const bool ok = healthy(*s->session);
+    std::unique_lock lock(im.m);
+    const auto now = Clock::now();
+    if (!ok || im.closed || now >= s->expires) {
+        if (!ok) ++im.counters.broken;
+        auto dead = im.take_out(s);
+        lock.unlock();
+        dead.reset();
+        return;
+    }
+    s->last_used = now;
+    im.offer(s);
+}
+
+void Pool::Impl::housekeeping() {
+    std::unique_lock lock(m);
+    while (!closed) {
+        wake_keeper.wait_for(lock, o.housekeeping_interval);
+        if (closed) break;
+        const auto now = Clock::now();
+        // Expired idle connections, and idle ones beyond min_size that idled too long.
+        std::vector<std::unique_ptr<Lease::Slot>> dead;
+        for (std::size_t i = 0; i < idle.size();) {
+            Lease::Slot* s = idle[i];
+            const bool expired = now >= s->expires;
+            const bool too_idle = o.idle_timeout.count() > 0 && now - s->last_used > o.idle_timeout && slots.size() > o.min_size;
+            if (expired || too_idle) dead.push_back(take_out(s));
+            else ++i;
+        }
+        // Leaks: leases held past the threshold, reported once each.
+        std::vector<LeakReport> leaks;
+        if (o.leak_threshold.count() > 0)
+            for (auto& s : slots)
+                if (s->in_use && !s->leak_reported && now - s->acquired_at > o.leak_threshold) {
+                    s->leak_reported = true;
+                    ++counters.leaks;
+                    leaks.push_back({s->where, std::chrono::duration_cast<std::chrono::milliseconds>(now - s->acquired_at)});
+                }
+        const std::size_t missing = slots.size() + connecting < o.min_size ? o.min_size - slots.size() - connecting : 0;
+        connecting += missing;
+        lock.unlock();
+        dead.clear();
+        for (const auto& l : leaks) {
+            if (o.on_leak) o.on_leak(l);
+            else std::fprintf(stderr, "quarry: a pooled connection has been held for %lld ms, acquired at %s\n",
+                              static_cast<long long>(l.held.count()), l.where.c_str());
+        }
+        std::vector<std::unique_ptr<Lease::Slot>> fresh;
+        for (std::size_t k = 0; k < missing; ++k) fresh.push_back(open_slot());
+        lock.lock();
+        connecting -= missing;
+        for (auto& f : fresh)
+            if (f) {
+                if (closed) break;
+                Lease::Slot* s = f.get();
+                slots.push_back(std::move(f));
+                s->last_used = Clock::now();
+                offer(s);
+            }
+    }
+}
+
+Lease& Lease::operator=(Lease&& o) noexcept {
+    if (this != &o) {
+        release();
+        pool_ = o.pool_;
+        slot_ = o.slot_;
+        o.pool_ = nullptr;
+        o.slot_ = nullptr;
+    }
+    return *this;
+}
+
+core::Session& Lease::session() const noexcept { return *slot_->session; }
+
+void Lease::release() noexcept {
+    if (!slot_) return;
+    pool_->give_back(slot_);
+    pool_ = nullptr;
+    slot_ = nullptr;
+}
+
+}  // namespace quarry

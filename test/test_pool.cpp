@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+// The pool on SQLite files: checkout and return, timeouts with the pool's state, backpressure,
+// broken connections never handed out, health checks, lifetimes, idle timeout, min size, leak
+// reports, metrics, and the Repo running on a pool from many threads.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include <quarry/pool.hpp>
+#include <quarry/repo.hpp>
+
+#include "schema.hpp"
+
+using namespace quarry;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TempDb {
+    std::string path;
+    explicit TempDb(const char* tag) {
+        path = (std::filesystem::temp_directory_path() / ("quarry_pool_" + std::string(tag) + "_" + std::to_string(::getpid()) + ".db")).string();
+        wipe();
+        Repo r("sqlite:" + path);
+        r.execute_sql(std::string(canonical_schema_sqlite).substr(0, std::string(canonical_schema_sqlite).find(';')));
+    }
+    ~TempDb() { wipe(); }
+    void wipe() const {
+        for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(path + ext);
+    }
+    std::string url() const { return "sqlite:" + path; }
+};
+
+// A connection whose health a test can break.
+struct Breakable final : core::Connection {
+    std::unique_ptr<core::Connection> inner;
+    std::shared_ptr<std::atomic<bool>> broken;
+    Breakable(std::unique_ptr<core::Connection> c, std::shared_ptr<std::atomic<bool>> b) : inner(std::move(c)), broken(std::move(b)) {}
+    const core::Dialect& dialect() const noexcept override { return inner->dialect(); }
+    std::unique_ptr<core::Statement> prepare(std::string_view sql) override { return inner->prepare(sql); }
+    void execute(std::string_view sql) override {
+        if (*broken) throw ConnectionError("broken on purpose");
+        inner->execute(sql);
+    }
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& p, std::uint32_t b, bool t) override {
+        return inner->open_cursor(sql, p, b, t);
+    }
+    bool healthy() const noexcept override { return !*broken; }
+};
+
+User user(int i) {
+    return User{.name = "u" + std::to_string(i), .email = "u" + std::to_string(i) + "@x", .age = i, .active = true, .inserted_at = {}};
+}
+
+}  // namespace
+
+TEST_CASE("pool: a lease returns its session, which is handed out again") {
+    TempDb db("basic");
+    Pool pool(db.url(), {.max_size = 2});
+    core::Session* first = nullptr;
+    {
+        Lease l = pool.acquire();
+        first = &l.session();
+        CHECK(pool.state().in_use == 1);
+    }
+    CHECK(pool.state().in_use == 0);
+    CHECK(pool.state().idle == 1);
+    Lease again = pool.acquire();
+    CHECK(&again.session() == first);  // the warm one, with its statement cache
+    Lease second = pool.acquire();
+    CHECK(&second.session() != first);
+    CHECK(pool.state().total == 2);
+    const auto m = pool.metrics();
+    CHECK(m.acquired == 3);
+    CHECK(m.created == 2);
+}
+
+TEST_CASE("pool: a bad URL fails at construction; max_size 0 is refused") {
+    CHECK_THROWS_AS(Pool("mysql://nope"), ConnectionError);
+    CHECK_THROWS_AS(Pool("sqlite:/no/such/dir/x.db"), ConnectionError);
+    TempDb db("bad");
+    CHECK_THROWS_AS(Pool(db.url(), {.max_size = 0}), Error);
+}
+
+TEST_CASE("pool: acquire times out with the pool's state; a transaction left open is rolled back on return") {
+    TempDb db("timeout");
+    Pool pool(db.url(), {.max_size = 1, .acquire_timeout = 100ms});
+    {
+        Lease held = pool.acquire();
+        held->begin();
+        held->run_sql("INSERT INTO users (name, email, age, active, inserted_at) VALUES ('a', 'a', 1, 1, 'x')", {}).step();
+        held->connection();  // still held
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            pool.acquire();
+            FAIL("acquire did not time out");
+        } catch (const PoolTimeout& e) {
+            CHECK(std::chrono::steady_clock::now() - t0 >= 100ms);
+            CHECK(e.state().in_use == 1);
+            CHECK(e.state().total == 1);
+            CHECK(std::string(e.what()).find("1 in use") != std::string::npos);
+            CHECK(e.is_transient());
+        }
+    }  // returned inside its transaction: rolled back
+    Repo repo(pool);
+    CHECK(repo.count(from<User>()) == 0);
+    CHECK(pool.metrics().timeouts == 1);
+}
+
+TEST_CASE("pool: a broken connection is closed on return and never handed out again") {
+    TempDb db("broken");
+    auto broken = std::make_shared<std::atomic<bool>>(false);
+    const std::string url = db.url();
+    Pool pool([&] { return std::make_unique<Breakable>(core::connect(url), broken); }, {.max_size = 2});
+    core::Session* was = nullptr;
+    {
+        Lease l = pool.acquire();
+        was = &l.session();
+        *broken = true;  // the server went away while it was out
+    }
+    CHECK(pool.state().total == 0);
+    CHECK(pool.metrics().broken == 1);
+    *broken = false;
+    Lease fresh = pool.acquire();
+    CHECK(pool.metrics().created == 2);
+    (void)was;
+}
+
+TEST_CASE("pool: an idle connection that fails its health check is replaced before it is handed out") {
+    TempDb db("health");
+    auto broken = std::make_shared<std::atomic<bool>>(false);
+    std::vector<std::shared_ptr<std::atomic<bool>>> flags;
+    const std::string url = db.url();
+    std::mutex m;
+    Pool pool(
+        [&] {
+            auto flag = std::make_shared<std::atomic<bool>>(false);
+            std::lock_guard lock(m);
+            flags.push_back(flag);
+            return std::make_unique<Breakable>(core::connect(url), flag);
+        },
+        {.max_size = 2, .health_check_after = 0ms});
+    { Lease l = pool.acquire(); }
+    {
+        std::lock_guard lock(m);
+        *flags[0] = true;  // broken while idle
+    }
+    std::this_thread::sleep_for(5ms);
+    Lease l = pool.acquire();
+    CHECK(l->connection().healthy());
+    CHECK(pool.metrics().failed_health_checks == 1);
+    CHECK(pool.metrics().created == 2);
+}
+
+TEST_CASE("pool: connections past their lifetime are closed; idle ones beyond min_size time out; min_size is kept") {
+    TempDb db("life");
+    Pool pool(db.url(), {.min_size = 2, .max_size = 4, .max_lifetime = 150ms, .lifetime_jitter = 0.2, .idle_timeout = 0ms,
+                         .housekeeping_interval = 20ms});
+    std::this_thread::sleep_for(100ms);
+    CHECK(pool.state().total == 2);  // topped up to min_size
+    const auto created = pool.metrics().created;
+    std::this_thread::sleep_for(400ms);
+    CHECK(pool.metrics().closed >= 2);     // expired ...
+    CHECK(pool.metrics().created > created);  // ... and replaced
+    CHECK(pool.state().total == 2);
+
+    Pool idle(db.url(), {.min_size = 1, .max_size = 4, .idle_timeout = 50ms, .housekeeping_interval = 20ms});
+    {
+        Lease a = idle.acquire(), b = idle.acquire(), c = idle.acquire();
+    }
+    CHECK(idle.state().total == 3);
+    std::this_thread::sleep_for(300ms);
+    CHECK(idle.state().total == 1);
+}
+
+TEST_CASE("pool: a lease held past the leak threshold is reported once, with where it was acquired") {
+    TempDb db("leak");
+    std::mutex m;
+    std::vector<LeakReport> reports;
+    Pool pool(db.url(), {.max_size = 2, .leak_threshold = 50ms, .on_leak = [&](const LeakReport& r) {
+                             std::lock_guard lock(m);
+                             reports.push_back(r);
+                         },
+                         .housekeeping_interval = 10ms});
+    {
+        Lease l = pool.acquire();
+        std::this_thread::sleep_for(200ms);
+    }
+    std::lock_guard lock(m);
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].where.find("test_pool.cpp") != std::string::npos);
+    CHECK(reports[0].held >= 50ms);
+    CHECK(pool.metrics().leaks == 1);
+}
+
+TEST_CASE("pool: a full wait queue, or waits above the target for an interval, fail fast with PoolOverloaded") {
+    TempDb db("overload");
+    {
+        Pool pool(db.url(), {.max_size = 1, .acquire_timeout = 2000ms, .max_waiters = 1});
+        Lease held = pool.acquire();
+        std::thread waiter([&] { CHECK_THROWS_AS(pool.acquire(300ms), PoolTimeout); });
+        while (pool.state().waiting == 0) std::this_thread::yield();
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK_THROWS_AS(pool.acquire(), PoolOverloaded);
+        CHECK(std::chrono::steady_clock::now() - t0 < 100ms);  // at once, not after the timeout
+        waiter.join();
+    }
+    {
+        Pool pool(db.url(), {.max_size = 1, .acquire_timeout = 2000ms, .overload_target = 10ms, .overload_interval = 50ms});
+        // Four threads keep a queue: every acquire waits ~90 ms. After 50 ms of that, acquires
+        // that would wait fail fast — each PoolOverloaded comes at once, not after the timeout.
+        std::atomic<bool> stop{false};
+        std::atomic<int> overloaded{0}, slow_failures{0};
+        std::vector<std::thread> threads;
+        for (int h = 0; h < 4; ++h)
+            threads.emplace_back([&] {
+                while (!stop) {
+                    const auto t0 = std::chrono::steady_clock::now();
+                    try {
+                        Lease l = pool.acquire();
+                        std::this_thread::sleep_for(30ms);
+                    } catch (const PoolOverloaded& e) {
+                        ++overloaded;
+                        if (std::chrono::steady_clock::now() - t0 > 100ms) ++slow_failures;
+                        CHECK(e.state().total == 1);
+                        std::this_thread::sleep_for(5ms);
+                    }
+                }
+            });
+        const auto until = std::chrono::steady_clock::now() + 5s;
+        while (overloaded == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+        stop = true;
+        for (auto& t : threads) t.join();
+        CHECK(overloaded >= 1);
+        CHECK(slow_failures == 0);
+        CHECK(pool.metrics().overloaded == static_cast<std::uint64_t>(overloaded.load()));
+        // Once a connection is free again, acquires succeed at once and clear the state.
+        Lease ok = pool.acquire();
+        CHECK(ok);
+    }
+}
+
+TEST_CASE("pool: the Repo runs on a pool from many threads; a transaction holds one session") {
+    TempDb db("repo");
+    Pool pool(db.url(), {.max_size = 4, .acquire_timeout = 10000ms});
+    Repo repo(pool);
+    CHECK(repo.pooled());
+    CHECK(repo.dialect().name() == "sqlite");
+    CHECK_THROWS_AS(repo.session(), QueryError);
+    std::vector<std::thread> threads;
+    std::atomic<int> errors{0};
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                try {
+                    repo.transaction([&](Repo& tx) {
+                        auto u = tx.insert(user(t * 1000 + i));
+                        CHECK(tx.get<User>(u.id).has_value());
+                    });
+                } catch (const DatabaseBusy&) {
+                    ++errors;  // SQLite: one writer at a time (issue 6's writer mode serialises them)
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(repo.count(from<User>()) == 400 - errors);
+    CHECK(pool.state().total <= 4);
+    // A failing transaction rolls back and returns its session.
+    CHECK_THROWS_AS(repo.transaction([&](Repo& tx) {
+        tx.insert(user(99999));
+        tx.insert(user(99999));  // unique email
+    }),
+                    ConstraintError);
+    CHECK(repo.count(from<User>() | where(col(&User::age) == 99999)) == 0);
+    CHECK(pool.state().in_use == 0);
+    // A stream keeps its session checked out until it is done.
+    {
+        auto rows = repo.stream(from<User>());
+        auto it = rows.begin();
+        CHECK(it != rows.end());
+        CHECK(pool.state().in_use == 1);
+    }
+    CHECK(pool.state().in_use == 0);
+}
+
+TEST_CASE("pool: close refuses new acquires and closes returned connections") {
+    TempDb db("close");
+    Pool pool(db.url(), {.max_size = 2});
+    Lease l = pool.acquire();
+    pool.close();
+    CHECK_THROWS_AS(pool.acquire(), Error);
+    l.release();
+    CHECK(pool.state().total == 0);
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+// The pool on the test PostgreSQL: many threads, never more server connections than max_size
+// (counted by the server), timeouts on time, terminated backends never handed out.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <quarry/pool.hpp>
+#include <quarry/repo.hpp>
+
+#include "pg_env.hpp"
+
+using namespace quarry;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Connections of this test process, as pg_stat_activity counts them.
+struct Watcher {
+    pqxx::connection conn;
+    std::string app;
+    Watcher(const std::string& conninfo, std::string a) : conn(conninfo), app(std::move(a)) {
+        pqxx::nontransaction tx(conn);
+        REQUIRE_MESSAGE(tx.exec("SHOW cluster_name")[0][0].as<std::string>() == "quarry_test",
+                        "refusing to run against a server the tests did not start");
+    }
+    int count() {
+        pqxx::nontransaction tx(conn);
+        return tx.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = " + tx.quote(app))[0][0].as<int>();
+    }
+    int terminate_all() {
+        pqxx::nontransaction tx(conn);
+        return tx.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = " + tx.quote(app))[0][0]
+            .as<int>();
+    }
+};
+
+std::string app_name(const char* tag) { return std::string("quarry_pool_") + tag + "_" + std::to_string(::getpid()); }
+
+}  // namespace
+
+TEST_CASE("pool (PostgreSQL): 32 threads x 10,000 checkouts on a pool of 8, never more than 8 server connections") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    const std::string app = app_name("stress");
+    Watcher watch(*c, app);
+    std::atomic<int> errors{0}, most{0};
+    std::atomic<bool> done{false};
+    {
+        Pool pool(*c + " application_name=" + app, {.max_size = 8, .acquire_timeout = 30000ms});
+        std::thread monitor([&] {
+            Watcher w(*c, app);
+            while (!done) {
+                most = std::max(most.load(), w.count());
+                std::this_thread::sleep_for(5ms);
+            }
+        });
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 32; ++t)
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 10000; ++i) {
+                    try {
+                        Lease l = pool.acquire();
+                        if (i % 4 == 0) {  // a quarter of the checkouts run a statement
+                            core::StatementRun run(*l, l->run_sql("SELECT ?", {Value::integer(t * 10000 + i)}));
+                            run.step();
+                            if (run.row().integer(0) != t * 10000 + i) ++errors;
+                        }
+                    } catch (const std::exception& e) {
+                        if (errors++ == 0) MESSAGE(e.what());
+                    }
+                }
+            });
+        for (auto& t : threads) t.join();
+        done = true;
+        monitor.join();
+        const auto m = pool.metrics();
+        MESSAGE("acquire p50 " << m.acquire_p50.count() << " us, p99 " << m.acquire_p99.count() << " us, max "
+                               << m.acquire_max.count() << " us over " << m.acquired << " checkouts");
+        CHECK(m.acquired == 320000);
+        CHECK(m.state.total <= 8);
+        CHECK(m.timeouts == 0);
+    }
+    CHECK(errors == 0);
+    CHECK(most <= 8);
+    CHECK(most >= 1);
+    // Closed: no server connection left (the server notices the disconnects at once).
+    int left = 0;
+    for (int i = 0; i < 50 && (left = watch.count()) != 0; ++i) std::this_thread::sleep_for(20ms);
+    CHECK(left == 0);
+}
+
+TEST_CASE("pool (PostgreSQL): a pool of 1 held: 100 acquirers with a 200 ms timeout all time out within [200, 300] ms") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    Pool pool(*c, {.max_size = 1});
+    Lease held = pool.acquire();
+    std::vector<std::thread> threads;
+    std::vector<std::chrono::milliseconds> took(100);
+    std::atomic<int> timeouts{0};
+    for (int t = 0; t < 100; ++t)
+        threads.emplace_back([&, t] {
+            const auto t0 = std::chrono::steady_clock::now();
+            try {
+                pool.acquire(200ms);
+            } catch (const PoolTimeout& e) {
+                ++timeouts;
+                CHECK(e.state().in_use == 1);
+            }
+            took[t] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        });
+    for (auto& t : threads) t.join();
+    CHECK(timeouts == 100);
+    const auto [lo, hi] = std::minmax_element(took.begin(), took.end());
+    MESSAGE("timeouts came after " << lo->count() << " to " << hi->count() << " ms");
+    CHECK(*lo >= 200ms);
+    CHECK(*hi <= 300ms);
+}
+
+TEST_CASE("pool (PostgreSQL): terminated backends are never handed out; the pool heals") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    const std::string app = app_name("kill");
+    Watcher watch(*c, app);
+    Pool pool(*c + " application_name=" + app, {.max_size = 4, .health_check_after = 0ms});
+    Repo repo(pool);
+    {
+        Lease a = pool.acquire(), b = pool.acquire(), d = pool.acquire();
+    }
+    CHECK(pool.state().idle == 3);
+    CHECK(watch.terminate_all() == 3);
+    // Idle ones: the health check finds them dead before handing them out.
+    for (int i = 0; i < 5; ++i) CHECK(repo.query<std::int64_t>("SELECT ?::bigint", i).at(0) == i);
+    CHECK(pool.metrics().failed_health_checks >= 1);
+    // One in use: its statement fails with ConnectionError; returned, it is closed.
+    {
+        Lease l = pool.acquire();
+        watch.terminate_all();
+        std::this_thread::sleep_for(50ms);
+        CHECK_THROWS_AS(l->connection().execute("SELECT 1"), ConnectionError);
+    }
+    CHECK(pool.metrics().broken >= 1);
+    CHECK(repo.query<std::int64_t>("SELECT 7::bigint").at(0) == 7);
+}
