@@ -49,6 +49,7 @@ struct Breakable final : core::Connection {
         return inner->open_cursor(sql, p, b, t);
     }
     bool healthy() const noexcept override { return !*broken; }
+    void set_statement_timeout(std::chrono::milliseconds t) override { inner->set_statement_timeout(t); }
 };
 
 User user(int i) {
@@ -294,4 +295,30 @@ TEST_CASE("pool: close refuses new acquires and closes returned connections") {
     CHECK_THROWS_AS(pool.acquire(), Error);
     l.release();
     CHECK(pool.state().total == 0);
+}
+
+TEST_CASE("timeouts (SQLite): a statement past its limit is interrupted with StatementTimeout; the session goes on") {
+    TempDb db("timeout_stmt");
+    Pool pool(db.url(), {.max_size = 1, .statement_timeout = 100ms});
+    Repo repo(pool);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        repo.query<std::int64_t>("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c");
+        FAIL("the endless query returned");
+    } catch (const StatementTimeout& e) {
+        const auto took = std::chrono::steady_clock::now() - t0;
+        MESSAGE("interrupted after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+        CHECK(took >= 100ms);
+        CHECK(took < 2000ms);
+        CHECK(std::string(e.sql()).find("RECURSIVE") != std::string::npos);
+    }
+    CHECK(repo.query<std::int64_t>("SELECT 42").at(0) == 42);  // same connection, usable
+    CHECK(pool.metrics().created == 1);
+    // Fast statements never trip it, however many run.
+    for (int i = 0; i < 200; ++i) CHECK(repo.query<std::int64_t>("SELECT ?", i).at(0) == i);
+    // Inside a transaction the timeout cannot be changed (a rollback would undo it on PostgreSQL).
+    Lease l = pool.acquire();
+    l->begin();
+    CHECK_THROWS_AS(l->set_statement_timeout(0ms), QueryError);
+    l->rollback();
 }

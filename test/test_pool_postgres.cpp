@@ -145,3 +145,76 @@ TEST_CASE("pool (PostgreSQL): terminated backends are never handed out; the pool
     CHECK(pool.metrics().broken >= 1);
     CHECK(repo.query<std::int64_t>("SELECT 7::bigint").at(0) == 7);
 }
+
+TEST_CASE("timeouts (PostgreSQL): pg_sleep past the statement timeout is StatementTimeout in time; the same connection goes on") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    Pool pool(*c, {.max_size = 1, .statement_timeout = 200ms});
+    Repo repo(pool);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(repo.execute_sql("SELECT pg_sleep(5)"), StatementTimeout);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("cancelled after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(took >= 200ms);
+    CHECK(took < 1000ms);
+    CHECK(repo.query<std::int64_t>("SELECT 42::bigint").at(0) == 42);
+    CHECK(pool.metrics().created == 1);
+    CHECK(pool.metrics().broken == 0);
+}
+
+TEST_CASE("retries (PostgreSQL): SERIALIZABLE read-modify-write from 8 threads: every 40001 retried, the result is a serial order's") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgScratch scratch(*c, "CREATE TABLE ledger (id integer PRIMARY KEY, n bigint NOT NULL); INSERT INTO ledger VALUES (1, 0), (2, 0)");
+    const std::string schema = pqxx::nontransaction(scratch.conn()).exec("SHOW search_path")[0][0].as<std::string>();
+    Pool pool(*c, {.max_size = 8, .on_connect = [&](core::Session& s) { s.connection().execute("SET search_path TO " + schema); }});
+    Repo repo(pool);
+    std::atomic<int> attempts{0}, escaped{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 25; ++i) {
+                try {
+                    repo.transaction(
+                        [&](Repo& tx) {
+                            ++attempts;
+                            // Read both rows, write one from the other: only a serial order keeps 1 and 2 equal.
+                            const auto n1 = tx.query<std::int64_t>("SELECT n FROM ledger WHERE id = 1").at(0);
+                            const auto n2 = tx.query<std::int64_t>("SELECT n FROM ledger WHERE id = 2").at(0);
+                            tx.execute_sql("UPDATE ledger SET n = ? WHERE id = 1", n2 + 1);
+                            tx.execute_sql("UPDATE ledger SET n = ? WHERE id = 2", n1 + 1);
+                        },
+                        {.isolation = core::Isolation::serializable, .retries = 100});
+                } catch (const SerializationFailure&) {
+                    ++escaped;
+                } catch (const Deadlock&) {
+                    ++escaped;
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    MESSAGE((attempts.load() - 200) << " retries for 200 transactions");
+    CHECK(escaped == 0);
+    CHECK(repo.query<std::int64_t>("SELECT n FROM ledger WHERE id = 1").at(0) == 200);
+    CHECK(repo.query<std::int64_t>("SELECT n FROM ledger WHERE id = 2").at(0) == 200);
+    // Without retries the same failure reaches the caller, typed and transient.
+    std::atomic<int> failures{0};
+    std::vector<std::thread> racers;
+    for (int t = 0; t < 4; ++t)
+        racers.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                try {
+                    repo.transaction([&](Repo& tx) {
+                        const auto n = tx.query<std::int64_t>("SELECT n FROM ledger WHERE id = 1").at(0);
+                        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                        tx.execute_sql("UPDATE ledger SET n = ? WHERE id = 1", n + 1);
+                    }, {.isolation = core::Isolation::serializable});
+                } catch (const SerializationFailure& e) {
+                    CHECK(e.is_transient());
+                    ++failures;
+                }
+            }
+        });
+    for (auto& t : racers) t.join();
+    CHECK(failures > 0);
+}

@@ -83,6 +83,7 @@ struct PoolOptions {
     std::chrono::milliseconds overload_interval{1000};
     std::chrono::milliseconds housekeeping_interval{250};
     std::size_t statement_cache = 256;  // per connection
+    std::chrono::milliseconds statement_timeout{0};  // per statement, on every connection (0: none)
     // Called on each new connection before it is used (SET statements, PRAGMAs).
     std::function<void(core::Session&)> on_connect{};
 };

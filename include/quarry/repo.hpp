@@ -12,6 +12,7 @@
 #include <optional>
 #include <ranges>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -709,12 +710,20 @@ public:
     // Runs fn(repo) in a transaction: committed when fn returns, rolled back when it throws (the
     // exception then propagates). Nested calls are savepoints: an inner failure that fn catches
     // leaves the outer transaction usable.
+    // With options.retries, a serialisation failure or deadlock runs fn again (see TxOptions).
     template <class F>
     decltype(auto) transaction(F&& fn, const TxOptions& options = {}) {
-        if (session_) return in_transaction(*this, fn, options);
-        Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
-        Repo bound(lease.session(), pool_);
-        return in_transaction(bound, fn, options);
+        const bool outermost = !session_ || session_->depth() == 0;
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return transaction_once(fn, options);
+            } catch (const SerializationFailure&) {
+                if (!outermost || attempt >= options.retries) throw;
+            } catch (const Deadlock&) {
+                if (!outermost || attempt >= options.retries) throw;
+            }
+            std::this_thread::sleep_for(core::retry_pause(attempt));
+        }
     }
 
     // SQL text and parameters of a value on this repo's dialect (nothing runs).
@@ -725,6 +734,13 @@ public:
     }
 
 private:
+    template <class F>
+    decltype(auto) transaction_once(F& fn, const TxOptions& options) {
+        if (session_) return in_transaction(*this, fn, options);
+        Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
+        Repo bound(lease.session(), pool_);
+        return in_transaction(bound, fn, options);
+    }
     template <class F>
     static decltype(auto) in_transaction(Repo& r, F& fn, const TxOptions& options) {
         core::Session& s = *r.session_;

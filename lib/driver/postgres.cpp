@@ -9,6 +9,7 @@
 // their SQLSTATE or the constraint, table and column of an error. libpq's PGresult gives all of
 // that directly (docs/performance.md has the measurements that led here).
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -342,6 +343,9 @@ public:
     std::uint64_t scope() const noexcept { return scope_; }
     bool usable() const noexcept { return PQstatus(pg_) == CONNECTION_OK; }
     bool healthy() const noexcept override { return usable() && PQtransactionStatus(pg_) != PQTRANS_UNKNOWN; }
+    void set_statement_timeout(std::chrono::milliseconds t) override {
+        exec("SET statement_timeout = " + std::to_string(std::max<std::int64_t>(t.count(), 0)));
+    }
 
 private:
     void alive(std::string_view sql) const {

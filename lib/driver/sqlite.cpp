@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -163,9 +164,24 @@ private:
     }
 };
 
+// A connection's statement timeout: each step of a statement gets `limit` from when it starts
+// (a stream's slow reader is not the statement's fault); SQLite's progress handler interrupts
+// the step once the deadline has passed.
+struct StepDeadline {
+    std::chrono::steady_clock::duration limit{};
+    std::chrono::steady_clock::time_point at{};
+    void arm() noexcept {
+        if (limit.count() > 0) at = std::chrono::steady_clock::now() + limit;
+    }
+    static int check(void* self) noexcept {
+        return std::chrono::steady_clock::now() > static_cast<StepDeadline*>(self)->at ? 1 : 0;
+    }
+};
+
 class SqliteStatement final : public core::Statement {
 public:
-    SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql) : db_(db), sql_(std::move(sql)) { row_.stmt = stmt; }
+    SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql, StepDeadline* deadline)
+        : db_(db), sql_(std::move(sql)), deadline_(deadline) { row_.stmt = stmt; }
     ~SqliteStatement() override { sqlite3_finalize(row_.stmt); }
 
     void bind(const std::vector<Value>& params) override {
@@ -208,6 +224,7 @@ public:
         }
     }
     bool step() override {
+        deadline_->arm();
         int rc = sqlite3_step(row_.stmt);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) {
@@ -227,6 +244,7 @@ private:
     std::string sql_;
     std::string stamps_;  // bound timestamps' text, one slot per timestamp parameter
     std::int64_t changes_ = 0;
+    StepDeadline* deadline_;
 };
 
 // A statement of its own, stepped lazily: SQLite never materialises the result.
@@ -273,7 +291,7 @@ public:
             sqlite3_finalize(stmt);
             throw QueryError("SQL holds more than one statement; run them one at a time: " + std::string(sql));
         }
-        return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql));
+        return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql), &deadline_);
     }
     std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t,
                                               bool) override {
@@ -284,13 +302,22 @@ public:
     void execute(std::string_view sql) override {
         std::string text(sql);
         char* err = nullptr;
+        deadline_.arm();
         int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
         sqlite3_free(err);
         if (rc != SQLITE_OK) raise(db_, rc, sql);
     }
 
+    void set_statement_timeout(std::chrono::milliseconds t) override {
+        deadline_.limit = t;
+        // Checked every 1,000 virtual machine instructions, only while a limit is set.
+        if (t.count() > 0) sqlite3_progress_handler(db_, 1000, &StepDeadline::check, &deadline_);
+        else sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    }
+
 private:
     sqlite3* db_ = nullptr;
+    StepDeadline deadline_;
 };
 
 }  // namespace

@@ -128,6 +128,7 @@ struct Pool::Impl {
         auto slot = std::make_unique<Lease::Slot>();
         try {
             slot->session = std::make_unique<core::Session>(connect(), o.statement_cache);
+            if (o.statement_timeout.count() > 0) slot->session->set_statement_timeout(o.statement_timeout);
             if (o.on_connect) o.on_connect(*slot->session);
         } catch (const std::exception& e) {
             std::lock_guard lock(m);
@@ -279,6 +280,20 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location wher
     const auto deadline = start + timeout;
     bool queued = false;
     std::unique_lock lock(im.m);
+    auto hand_out = [&](Lease::Slot* s) {  // lock held
+        s->in_use = true;
+        s->acquired_at = Clock::now();
+        s->where = site(where);
+        s->leak_reported = false;
+        im.apply_telemetry(*s);
+        im.record_wait(s->acquired_at - start, queued);
+        return Lease(this, s);
+    };
+    auto timed_out = [&] {  // lock held
+        ++im.counters.timeouts;
+        const auto st = im.state_locked();
+        return PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " + st.describe(), st);
+    };
     for (;;) {
         if (im.closed) throw Error("pool: closed");
         if (!im.idle.empty()) {
@@ -313,12 +328,7 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location wher
                     continue;
                 }
             }
-            s->acquired_at = Clock::now();
-            s->where = site(where);
-            s->leak_reported = false;
-            im.apply_telemetry(*s);
-            im.record_wait(s->acquired_at - start, queued);
-            return Lease(this, s);
+            return hand_out(s);
         }
         if (im.slots.size() + im.connecting < im.o.max_size) {
             ++im.connecting;
@@ -329,20 +339,10 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location wher
             if (fresh) {
                 Lease::Slot* s = fresh.get();
                 im.slots.push_back(std::move(fresh));
-                s->in_use = true;
-                s->acquired_at = Clock::now();
-                s->where = site(where);
-                im.apply_telemetry(*s);
-                im.record_wait(s->acquired_at - start, queued);
-                return Lease(this, s);
+                return hand_out(s);
             }
             im.offer_room();  // the room this connect held is free again
-            if (Clock::now() >= deadline) {
-                ++im.counters.timeouts;
-                throw PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " +
-                                      im.state_locked().describe(),
-                                  im.state_locked());
-            }
+            if (Clock::now() >= deadline) throw timed_out();
             // The database is unreachable: wait a little before the next attempt.
             {
                 // The database is unreachable: back off before the next attempt (the condition
@@ -366,19 +366,9 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location wher
         w.cv.wait_until(lock, deadline, [&] { return w.slot || w.room || im.closed; });
         --im.waiting;
         std::erase(im.waiters, &w);
-        if (w.slot) {  // handed over, perhaps just as the deadline passed: take it
-            Lease::Slot* s = w.slot;
-            s->acquired_at = Clock::now();
-            s->where = site(where);
-            s->leak_reported = false;
-            im.apply_telemetry(*s);
-            im.record_wait(s->acquired_at - start, queued);
-            return Lease(this, s);
-        }
+        if (w.slot) return hand_out(w.slot);  // handed over, perhaps just as the deadline passed: take it
         if (w.room || im.closed) continue;
-        ++im.counters.timeouts;
-        const auto st = im.state_locked();
-        throw PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " + st.describe(), st);
+        throw timed_out();
     }
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "quarry/core/session.hpp"
 
+#include <random>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -262,6 +264,12 @@ void Session::control(const std::string& sql) {
     emit(e);
 }
 
+void Session::set_statement_timeout(std::chrono::milliseconds t) {
+    if (depth_ > 0) throw QueryError("set the statement timeout outside a transaction (a rollback would undo it on PostgreSQL)");
+    connection_->set_statement_timeout(t);
+    statement_timeout_ = t;
+}
+
 void Session::begin(const TxOptions& options) {
     const TxOptions defaults;
     if (depth_ > 0 && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
@@ -273,11 +281,25 @@ void Session::begin(const TxOptions& options) {
     ++depth_;
 }
 
+std::chrono::microseconds retry_pause(int attempt) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::int64_t cap = std::min<std::int64_t>(1'000'000, std::int64_t{5000} << std::min(attempt, 20));
+    return std::chrono::microseconds(std::uniform_int_distribution<std::int64_t>(0, cap)(rng));
+}
+
 void Session::commit() {
     if (depth_ == 0) throw QueryError("commit without a transaction");
-    if (depth_ == 1)
-        control("COMMIT");
-    else
+    if (depth_ == 1) {
+        try {
+            control("COMMIT");
+        } catch (const ConnectionError& e) {
+            // The COMMIT may or may not have reached the server and taken effect.
+            --depth_;
+            throw InDoubt(std::string("the connection broke during COMMIT; whether the transaction took effect is unknown: ") +
+                              e.what(),
+                          "COMMIT", "08006");
+        }
+    } else
         control("RELEASE SAVEPOINT " + savepoint_name(depth_ - 1));
     --depth_;
 }

@@ -2,6 +2,7 @@
 // The driver interface: what the Repo needs from a database, and nothing of the typed face.
 // One implementation per database, each in one .cpp under lib/driver/.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -65,6 +66,9 @@ public:
     // False once the connection is known to be broken (the server went away): a pool closes
     // it instead of handing it out. Cheap: no round trip.
     virtual bool healthy() const noexcept { return true; }
+    // Statements running longer than `t` are cancelled with StatementTimeout, and the connection
+    // stays usable (0: no limit). PostgreSQL: statement_timeout; SQLite: a progress handler.
+    virtual void set_statement_timeout(std::chrono::milliseconds t) = 0;
     // A cursor over `sql`; the parameters' payloads must outlive it. `in_transaction`: whether
     // the session has a transaction open (a cursor outside one must not hold one open).
     virtual std::unique_ptr<Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params,

@@ -30,7 +30,16 @@ struct TxOptions {
     bool deferrable = false;  // PostgreSQL: with serializable + read_only
     // SQLite: take the write lock at BEGIN (BEGIN IMMEDIATE) so a writer never fails on upgrade.
     bool immediate = true;
+    // Repo::transaction runs the whole function again, up to this many times, when the
+    // database aborts it as a serialisation failure (40001) or a deadlock victim (40P01), after
+    // an exponential pause with jitter. Outermost transactions only; the function must be safe
+    // to run again (what it does outside the database is not undone).
+    int retries = 0;
 };
+
+// The pause before retry number `attempt` (0-based): 2^attempt x 5 ms, at most 1 s, with full
+// jitter (uniform in [0, that]).
+std::chrono::microseconds retry_pause(int attempt);
 
 class Session {
 public:
@@ -85,6 +94,11 @@ public:
     // Transactions: the outermost is BEGIN/COMMIT/ROLLBACK, nested ones are savepoints that
     // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted). Each
     // statement they issue is a telemetry event.
+    // Statements running longer than `t` fail with StatementTimeout; the session stays usable
+    // (0: no limit). Set outside a transaction (PostgreSQL would undo it with a rollback).
+    void set_statement_timeout(std::chrono::milliseconds t);
+    std::chrono::milliseconds statement_timeout() const noexcept { return statement_timeout_; }
+
     void begin(const TxOptions& options = {});
     void commit();
     void rollback() noexcept;  // best effort: used while unwinding
@@ -112,6 +126,7 @@ private:
     std::vector<Value> params_;
     CacheStats stats_;
     int depth_ = 0;
+    std::chrono::milliseconds statement_timeout_{0};
     TelemetrySink sink_;
     QueryEvent pending_;
 };
