@@ -13,13 +13,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <source_location>
 #include <string>
 
 #include "quarry/core/session.hpp"
 #include "quarry/errors.hpp"
 
 namespace quarry {
+
+// Where a call came from, for leak reports. (std::source_location is not usable with clang 14
+// on libstdc++ 12; these builtins are, on both compilers.)
+struct CallSite {
+    const char* file = "";
+    unsigned line = 0;
+    const char* function = "";
+    static constexpr CallSite here(const char* f = __builtin_FILE(), unsigned l = __builtin_LINE(),
+                                   const char* fn = __builtin_FUNCTION()) noexcept {
+        return {f, l, fn};
+    }
+};
 
 // What the pool holds right now; carried by PoolTimeout and PoolOverloaded.
 struct PoolState {
@@ -137,8 +148,8 @@ public:
     // A session: an idle one (pinged first if it idled long), a new one while below max_size,
     // or the first one released within the acquire timeout. PoolTimeout / PoolOverloaded
     // otherwise.
-    Lease acquire(std::source_location where = std::source_location::current());
-    Lease acquire(std::chrono::milliseconds timeout, std::source_location where = std::source_location::current());
+    Lease acquire(CallSite where = CallSite::here());
+    Lease acquire(std::chrono::milliseconds timeout, CallSite where = CallSite::here());
 
     const core::Dialect& dialect() const noexcept;
     PoolState state() const;

@@ -67,8 +67,8 @@ private:
     std::chrono::microseconds max_{};
 };
 
-std::string site(const std::source_location& w) {
-    return std::string(w.file_name()) + ":" + std::to_string(w.line()) + " (" + w.function_name() + ")";
+std::string site(const CallSite& w) {
+    return std::string(w.file) + ":" + std::to_string(w.line) + " (" + w.function + ")";
 }
 
 bool healthy(core::Session& s) noexcept {
@@ -272,9 +272,9 @@ void Pool::set_telemetry(core::TelemetrySink sink) {
     ++impl_->telemetry_version;
 }
 
-Lease Pool::acquire(std::source_location where) { return acquire(impl_->o.acquire_timeout, where); }
+Lease Pool::acquire(CallSite where) { return acquire(impl_->o.acquire_timeout, where); }
 
-Lease Pool::acquire(std::chrono::milliseconds timeout, std::source_location where) {
+Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
     auto& im = *impl_;
     const auto start = Clock::now();
     const auto deadline = start + timeout;
