@@ -10,7 +10,7 @@ PACKAGES=(
   meson ninja-build pkg-config cmake
   libsqlite3-dev libpqxx-dev libpq-dev
   libboost-dev librange-v3-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-  postgresql postgresql-contrib
+  postgresql postgresql-contrib pgbouncer
 )
 
 # Prints the packages from PACKAGES that dpkg does not report as installed.

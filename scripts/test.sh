@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # quarry's whole test suite: g++, clang 14, ASan+UBSan, TSan, an installed-
-# package consumer and a short fuzz run, against a throwaway PostgreSQL.
+# package consumer and a short fuzz run, against a throwaway PostgreSQL; then
+# the fault tests, which kill and restart servers of their own (a primary, a
+# hot standby of it, and a PgBouncer in front of the primary).
 #
-#   QUARRY_STAGES="gcc clang asan tsan consumer fuzz"   stages to run (default all)
+#   QUARRY_STAGES="gcc clang asan tsan consumer fuzz faults"   stages to run (default all)
 #   QUARRY_JOBS=2                                       parallel compile jobs
 #
 # Every stage runs even if an earlier one failed. The last line printed is
@@ -16,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT=$(pwd -P)
 
-ALL_STAGES=(gcc clang asan tsan consumer fuzz)
+ALL_STAGES=(gcc clang asan tsan consumer fuzz faults)
 read -r -a STAGES <<<"${QUARRY_STAGES:-${ALL_STAGES[*]}}"
 JOBS=${QUARRY_JOBS:-2}
 
@@ -27,6 +29,7 @@ FAILED_STAGES=()
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/quarry-test.XXXXXX")
 PGDIR=""
+FAULT_DIRS=()
 
 # ---------------------------------------------------------------- helpers --
 
@@ -49,6 +52,9 @@ count_one() {
 }
 
 cleanup() {
+  local d
+  for d in "${FAULT_DIRS[@]}"; do bash "$ROOT/scripts/pg.sh" stop "$d" || true; done
+  FAULT_DIRS=()
   if [[ -n "$PGDIR" ]]; then
     bash "$ROOT/scripts/pg.sh" stop "$PGDIR" || true
     PGDIR=""
@@ -138,19 +144,19 @@ meson_stage() {
 # ----------------------------------------------------------------- stages --
 
 stage_gcc() {
-  CC=gcc CXX=g++ meson_stage gcc build-gcc "" -- \
+  CC=gcc CXX=g++ meson_stage gcc build-gcc "--no-suite faults" -- \
     -Dbench=true -Dpostgres_tests=enabled
 }
 
 stage_clang() {
-  CC=clang-14 CXX=clang++-14 meson_stage clang build-clang "" -- \
+  CC=clang-14 CXX=clang++-14 meson_stage clang build-clang "--no-suite faults" -- \
     -Dbench=false -Dpostgres_tests=enabled
 }
 
 stage_asan() {
   # Sanitized code runs several times slower: allow longer test timeouts.
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$ROOT/test/lsan.supp" \
-    CC=gcc CXX=g++ meson_stage asan build-asan "--timeout-multiplier 3" -- \
+    CC=gcc CXX=g++ meson_stage asan build-asan "--timeout-multiplier 3 --no-suite faults" -- \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
     -Dpostgres_tests=enabled
 }
@@ -175,6 +181,38 @@ stage_tsan() {
     thread-stress 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   count_meson_log tsan "$log" "$rc"
+}
+
+# The fault tests, on the gcc build, against servers started for them alone:
+# they kill backends, restart the primary and stop the standby.
+stage_faults() {
+  local dir=build-gcc
+  if [[ ! -f "$dir/meson-private/coredata.dat" ]]; then  # the gcc stage did not run: set it up
+    CC=gcc CXX=g++ setup_build "$dir" -Dbench=true -Dpostgres_tests=enabled ||
+      { count_one faults fail "meson setup failed"; return; }
+  fi
+  meson compile -C "$dir" -j "$JOBS" || { count_one faults fail "compile failed"; return; }
+  local primary standby bouncer
+  primary=$(mktemp -d /tmp/quarry-fp.XXXXXX)
+  standby=$(mktemp -d /tmp/quarry-fs.XXXXXX)
+  bouncer=$(mktemp -d /tmp/quarry-fb.XXXXXX)
+  FAULT_DIRS=("$bouncer" "$standby" "$primary")
+  if ! bash scripts/pg.sh start "$primary" >/dev/null ||
+     ! bash scripts/pg.sh standby "$primary" "$standby" >/dev/null ||
+     ! bash scripts/pg.sh pgbouncer "$primary" "$bouncer" >/dev/null; then
+    count_one faults fail "could not start the fault tests' servers"
+    return
+  fi
+  local log="$TMP/faults-test.log" rc
+  QUARRY_PG_SCRIPT="$ROOT/scripts/pg.sh" QUARRY_FAULT_PRIMARY_DIR="$primary" \
+    QUARRY_FAULT_STANDBY_DIR="$standby" QUARRY_PGBOUNCER="$(cat "$bouncer/conninfo")" \
+    QUARRY_REQUIRE_FAULTS=1 \
+    meson test -C "$dir" --print-errorlogs --suite faults 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  count_meson_log faults "$log" "$rc"
+  local d
+  for d in "${FAULT_DIRS[@]}"; do bash scripts/pg.sh stop "$d" || true; done
+  FAULT_DIRS=()
 }
 
 # test_program DIR NAME: prints the program test NAME runs, relative to DIR

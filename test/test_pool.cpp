@@ -322,3 +322,163 @@ TEST_CASE("timeouts (SQLite): a statement past its limit is interrupted with Sta
     CHECK_THROWS_AS(l->set_statement_timeout(0ms), QueryError);
     l->rollback();
 }
+
+TEST_CASE("circuit breaker: connects failing in a row open it (fail fast); after the pause one trial closes it") {
+    TempDb db("breaker");
+    const std::string url = db.url();
+    auto down = std::make_shared<std::atomic<bool>>(false);
+    auto broken = std::make_shared<std::atomic<bool>>(false);
+    Pool pool(
+        [&] {
+            if (*down) throw ConnectionError("the database is down (test)");
+            return std::make_unique<Breakable>(core::connect(url), broken);
+        },
+        {.max_size = 2, .acquire_timeout = 3000ms, .health_check_after = 0ms, .breaker_threshold = 3,
+         .breaker_cooldown = 50ms, .breaker_max_cooldown = 200ms});
+    *down = true;
+    *broken = true;  // the open connection dies with the database
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(pool.acquire(), CircuitOpen);  // after 3 failed connects, not after 3 s
+    CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
+    CHECK(pool.state().circuit_open);
+    t0 = std::chrono::steady_clock::now();
+    try {
+        pool.acquire();
+        FAIL("the breaker let a request through");
+    } catch (const CircuitOpen& e) {
+        CHECK(std::string(e.what()).find("the database is down (test)") != std::string::npos);  // says why
+        CHECK(e.not_applied());
+    }
+    CHECK(std::chrono::steady_clock::now() - t0 < 20ms);  // at once, no connect tried
+    // Still down at the trial: open again, for longer.
+    std::this_thread::sleep_for(60ms);
+    CHECK_THROWS_AS(pool.acquire(), CircuitOpen);
+    const auto failures = pool.metrics().connect_failures;
+    CHECK_THROWS_AS(pool.acquire(), CircuitOpen);
+    CHECK(pool.metrics().connect_failures == failures);  // rejected without trying
+    // Back: the next trial (at most max_cooldown later) closes it.
+    *down = false;
+    *broken = false;
+    std::this_thread::sleep_for(210ms);
+    CHECK_NOTHROW(pool.acquire());
+    CHECK_FALSE(pool.state().circuit_open);
+    const auto m = pool.metrics();
+    CHECK(m.breaker_trips == 1);
+    CHECK(m.circuit_rejections >= 3);
+}
+
+namespace {
+
+// A connection whose next `fail` prepares throw ConnectionError (applied or not, as told).
+struct Flaky final : core::Connection {
+    std::unique_ptr<core::Connection> inner;
+    std::shared_ptr<std::atomic<int>> fail;
+    std::shared_ptr<std::atomic<bool>> not_applied;
+    Flaky(std::unique_ptr<core::Connection> c, std::shared_ptr<std::atomic<int>> f, std::shared_ptr<std::atomic<bool>> n)
+        : inner(std::move(c)), fail(std::move(f)), not_applied(std::move(n)) {}
+    const core::Dialect& dialect() const noexcept override { return inner->dialect(); }
+    std::unique_ptr<core::Statement> prepare(std::string_view sql) override {
+        if (fail->fetch_sub(1) > 0) throw ConnectionError("lost on purpose", *not_applied);
+        return inner->prepare(sql);
+    }
+    void execute(std::string_view sql) override { inner->execute(sql); }
+    std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& p, std::uint32_t b, bool t) override {
+        return inner->open_cursor(sql, p, b, t);
+    }
+    void set_statement_timeout(std::chrono::milliseconds t) override { inner->set_statement_timeout(t); }
+};
+
+}  // namespace
+
+TEST_CASE("statement retries: a read runs again after a lost connection; a write only when it provably did not run") {
+    TempDb db("retries");
+    const std::string url = db.url();
+    auto fail = std::make_shared<std::atomic<int>>(0);
+    auto not_applied = std::make_shared<std::atomic<bool>>(false);
+    Pool pool([&] { return std::make_unique<Flaky>(core::connect(url), fail, not_applied); }, {.max_size = 2});
+    Repo repo(pool);
+    *fail = 1;
+    CHECK(repo.all(from<User>()).empty());  // retried
+    *fail = 1;
+    CHECK_THROWS_AS(repo.insert(user(1)), ConnectionError);  // may have run: not retried
+    *fail = 1;
+    *not_applied = true;
+    CHECK_NOTHROW(repo.insert(user(1)));  // known not to have run: retried, once
+    CHECK(repo.count(from<User>()) == 1);
+    *fail = 5;  // more failures than retries: the last error reaches the caller
+    CHECK_THROWS_AS(repo.all(from<User>() | where(col(&User::age) > 3)), ConnectionError);
+    *fail = 0;
+    Repo no_retries(pool, {.statement_retries = 0});
+    *fail = 1;
+    CHECK_THROWS_AS(no_retries.all(from<User>() | where(col(&User::age) > 4)), ConnectionError);
+    *fail = 0;
+}
+
+namespace {
+
+// 8 threads, `per_thread` transactions each: read a counter, write it back plus one, insert a
+// row (numbered from `first`). Returns the DatabaseBusy errors that reached the caller; counts
+// any other error in `other`.
+long writers(Repo& repo, int per_thread, int first, std::atomic<long>& other) {
+    std::atomic<long> busy{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                try {
+                    repo.transaction([&](Repo& tx) {
+                        const auto n = tx.query<std::int64_t>("SELECT n FROM counter").at(0);
+                        tx.execute_sql("UPDATE counter SET n = ?", n + 1);
+                        tx.insert(user(first + t * per_thread + i));
+                    });
+                } catch (const DatabaseBusy&) {
+                    ++busy;
+                } catch (const std::exception&) {
+                    ++other;
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    return busy;
+}
+
+}  // namespace
+
+TEST_CASE("SQLite writer mode: 8 writer threads in WAL, 10,000 transactions, no SQLITE_BUSY escapes") {
+    TempDb db("writers");
+    {
+        Repo setup(db.url());
+        setup.execute_sql("CREATE TABLE counter (n INTEGER NOT NULL)");
+        setup.execute_sql("INSERT INTO counter VALUES (0)");
+        CHECK(setup.query<std::string>("PRAGMA journal_mode").at(0) == "wal");
+    }
+    // busy_timeout=0: a writer that meets the lock fails at once, unless the pool's turns keep
+    // writers from meeting it.
+    Pool pool(db.url() + "?busy_timeout=0", {.max_size = 8, .acquire_timeout = 30000ms, .single_writer = true});
+    Repo repo(pool);
+    std::atomic<bool> stop{false};
+    std::atomic<long> reads{0}, read_errors{0};
+    std::thread reader([&] {  // reads go on beside the writers
+        while (!stop) {
+            try {
+                repo.count(from<User>());
+                ++reads;
+            } catch (const std::exception&) {
+                ++read_errors;
+            }
+        }
+    });
+    std::atomic<long> other{0};
+    CHECK(writers(repo, 1250, 0, other) == 0);
+    CHECK(other == 0);
+    stop = true;
+    reader.join();
+    CHECK(repo.query<std::int64_t>("SELECT n FROM counter").at(0) == 10000);
+    CHECK(repo.count(from<User>()) == 10000);
+    CHECK(reads > 0);
+    CHECK(read_errors == 0);
+    // The control: the same writers without turns do meet the lock.
+    Pool free_for_all(db.url() + "?busy_timeout=0", {.max_size = 8});
+    Repo racing(free_for_all, {.statement_retries = 0});
+    CHECK(writers(racing, 100, 10000, other) > 0);
+}

@@ -95,6 +95,13 @@ public:
     using DatabaseError::DatabaseError;
 };
 
+// A write sent where only reads are allowed: a hot standby (PostgreSQL 25006), a read-only
+// transaction, a SQLite database opened read-only.
+class ReadOnlyError : public DatabaseError {
+public:
+    using DatabaseError::DatabaseError;
+};
+
 // The connection broke while a COMMIT was in flight: whether it took effect is unknown.
 // Never retried automatically.
 class InDoubt : public DatabaseError {
@@ -115,11 +122,25 @@ template <class V>
     throw Rolledback<V>(std::move(value));
 }
 
-// The database cannot be reached, or refused the connection string.
+// The database cannot be reached, or refused the connection string, or the connection broke.
+// `not_applied()`: the statement is known not to have taken effect (it was never sent, or the
+// server ended the session before running it), so running it again is safe even for a write.
 class ConnectionError : public Error {
 public:
-    using Error::Error;
+    explicit ConnectionError(std::string message, bool not_applied = false)
+        : Error(std::move(message)), not_applied_(not_applied) {}
     bool is_transient() const noexcept override { return true; }
+    bool not_applied() const noexcept { return not_applied_; }
+
+private:
+    bool not_applied_;
+};
+
+// A pool's circuit breaker is open: connecting to its database failed several times in a row,
+// so for a while (growing up to a second) requests fail at once instead of trying again.
+class CircuitOpen : public ConnectionError {
+public:
+    explicit CircuitOpen(std::string message) : ConnectionError(std::move(message), true) {}
 };
 
 // A connection string quarry cannot parse; nothing was attempted.

@@ -13,7 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "quarry/core/session.hpp"
 #include "quarry/errors.hpp"
@@ -39,6 +42,7 @@ struct PoolState {
     std::size_t idle = 0;
     std::size_t waiting = 0;  // acquirers waiting for a connection
     std::string last_connect_error;  // empty when the last connect succeeded
+    bool circuit_open = false;       // connects failed repeatedly: new connections are not tried now
     std::string describe() const;
 };
 
@@ -92,6 +96,17 @@ struct PoolOptions {
     std::size_t max_waiters = 10000;
     std::chrono::milliseconds overload_target{0};  // 0: off
     std::chrono::milliseconds overload_interval{1000};
+    // Circuit breaker: after this many failed connects in a row (0: off), a request that needs
+    // a new connection fails at once with CircuitOpen instead of trying again; after a pause
+    // (doubling from breaker_cooldown up to breaker_max_cooldown) one trial connect is let
+    // through, and its success closes the breaker.
+    int breaker_threshold = 3;
+    std::chrono::milliseconds breaker_cooldown{100};
+    std::chrono::milliseconds breaker_max_cooldown{500};
+    // Writer mode (for SQLite): writes and write transactions of a Repo on this pool take
+    // turns, one at a time, waiting at most acquire_timeout (PoolTimeout), so no writer of this
+    // process waits on SQLite's lock or sees SQLITE_BUSY; reads run beside them in parallel.
+    bool single_writer = false;
     std::chrono::milliseconds housekeeping_interval{250};
     std::size_t statement_cache = 256;  // per connection
     std::chrono::milliseconds statement_timeout{0};  // per statement, on every connection (0: none)
@@ -104,6 +119,7 @@ struct PoolMetrics {
     PoolState state;
     std::uint64_t acquired = 0, timeouts = 0, overloaded = 0;
     std::uint64_t created = 0, closed = 0, broken = 0, failed_health_checks = 0, connect_failures = 0, leaks = 0;
+    std::uint64_t breaker_trips = 0, circuit_rejections = 0;
     std::chrono::microseconds acquire_p50{}, acquire_p99{}, acquire_max{};
 };
 
@@ -152,6 +168,10 @@ public:
     Lease acquire(std::chrono::milliseconds timeout, CallSite where = CallSite::here());
 
     const core::Dialect& dialect() const noexcept;
+    const PoolOptions& options() const noexcept;
+    // With single_writer: the turn to write, held until the returned lock goes (PoolTimeout
+    // after acquire_timeout). Without: an empty lock, at once.
+    std::unique_lock<std::timed_mutex> write_turn();
     PoolState state() const;
     PoolMetrics metrics() const;
     // Every session, new and idle, reports to `sink` (see Session::set_telemetry).
@@ -165,5 +185,64 @@ private:
     void give_back(Lease::Slot* s) noexcept;
     std::unique_ptr<Impl> impl_;
 };
+
+// ---- read replicas ---------------------------------------------------------------------------
+
+struct ReplicaOptions {
+    enum class Balance : std::uint8_t { round_robin, least_busy };
+    Balance balance = Balance::round_robin;
+    PoolOptions pool{};  // each replica's pool
+    // A replica out of rotation (it failed, or could not be reached) is tried this often, and
+    // is back in rotation as soon as a connection to it answers.
+    std::chrono::milliseconds probe_interval{200};
+    // Read-your-writes (PostgreSQL): a read goes to a replica only once it has replayed every
+    // commit made through the Repo so far; the read waits up to max_replay_wait for that, then
+    // goes to the primary instead. Costs a round trip after each write outside a transaction and
+    // each commit, and one per read while a replica is behind.
+    bool read_your_writes = false;
+    std::chrono::milliseconds max_replay_wait{100};
+};
+
+struct ReplicaStatus {
+    std::string url;  // as given
+    bool in_rotation = false;
+    std::string last_error;  // why it was taken out (empty while in rotation)
+    PoolState pool;          // empty while no connection could be made
+};
+
+// Pools on read replicas (hot standbys), for Repo(primary, replicas): reads outside a
+// transaction go to a replica in rotation; a replica that fails is taken out and its reads go
+// to the primary until a probe finds it answering again (docs/production.md).
+class Replicas {
+public:
+    // Replicas that cannot be reached now start out of rotation (a malformed URL is InvalidUrl).
+    explicit Replicas(std::vector<std::string> urls, ReplicaOptions options = {});
+    ~Replicas();
+    Replicas(const Replicas&) = delete;
+    Replicas& operator=(const Replicas&) = delete;
+
+    std::vector<ReplicaStatus> status() const;
+    const ReplicaOptions& options() const noexcept;
+
+    // For the Repo's router. A session on a replica in rotation (by the balance rule), or none.
+    struct Pick {
+        Lease lease;
+        std::size_t index = 0;
+    };
+    std::optional<Pick> acquire_read();
+    // Replica `index` failed with a connection error: out of rotation until a probe succeeds.
+    void failed(std::size_t index, const std::string& why);
+    // Whether replica `index` has replayed the primary's WAL up to `position` (PostgreSQL LSN),
+    // waiting up to max_replay_wait for it.
+    bool caught_up(std::size_t index, core::Session& s, std::uint64_t position);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The primary's current WAL position (PostgreSQL; 0 elsewhere): a commit made on `s` before
+// this call is at or below it.
+std::uint64_t wal_position(core::Session& s);
 
 }  // namespace quarry

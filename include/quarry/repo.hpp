@@ -7,6 +7,7 @@
 //   repo.transaction([&](quarry::Repo& r) { r.update(saved); });
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -119,6 +120,25 @@ template <class Tag>
 std::uint64_t fixed_tag() noexcept {
     return reinterpret_cast<std::uintptr_t>(&fixed_tag_id<Tag>);
 }
+
+// What a Repo call does, for routing and retries: reads may go to a replica and always run
+// again after a transient failure; writes go to the primary and run again only when the
+// failure proves they took no effect.
+enum class Access : std::uint8_t { read, write };
+
+// A reference to a callable taking a session, so the router's loop lives in lib/, not in every
+// caller's instantiation.
+class SessionFn {
+public:
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, SessionFn>)
+    explicit SessionFn(F& f) noexcept : ctx_(&f), call_([](void* c, core::Session& s) { (*static_cast<F*>(c))(s); }) {}
+    void operator()(core::Session& s) const { call_(ctx_, s); }
+
+private:
+    void* ctx_;
+    void (*call_)(void*, core::Session&);
+};
 
 // The session a Repo call runs on: the Repo's own, or a pool's, checked out for the call.
 class SessionUse {
@@ -242,6 +262,14 @@ void hook_after(R& r, const T& row) {
 }
 }  // namespace detail
 
+struct RepoOptions {
+    // Outside a transaction, on a pool, a statement that fails with a transient error (a lost
+    // connection, a busy database, a serialisation failure or deadlock) runs again, up to this
+    // many times, after a pause with jitter: a read always, a write only when the error proves
+    // it took no effect (it was never sent, or the server ended the session before running it).
+    int statement_retries = 2;
+};
+
 class Repo {
 public:
     // See core::connect for the connection strings. The statement cache holds this many
@@ -250,7 +278,12 @@ public:
         : owned_(std::make_unique<core::Session>(core::connect(url), statement_cache)), session_(owned_.get()) {}
     // On a pool: thread-safe; each call checks a session out for its duration, a transaction
     // holds one until it ends (the Repo its function gets is bound to that session).
-    explicit Repo(Pool& pool) : pool_(&pool) {}
+    explicit Repo(Pool& pool, RepoOptions options = {}) : pool_(&pool), options_(options) {}
+    // Reads outside a transaction go to `replicas` (a failed replica's to the primary); writes,
+    // raw SQL and everything inside a transaction go to `primary`.
+    Repo(Pool& primary, Replicas& replicas, RepoOptions options = {})
+        : pool_(&primary), replicas_(&replicas), options_(options),
+          written_(replicas.options().read_your_writes ? std::make_shared<std::atomic<std::uint64_t>>(0) : nullptr) {}
 
     const Dialect& dialect() const noexcept { return session_ ? session_->dialect() : pool_->dialect(); }
     // This Repo's session's statement cache (empty for a Repo on a pool: see Pool::metrics).
@@ -264,6 +297,15 @@ public:
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).
     detail::SessionUse use() { return session_ ? detail::SessionUse(*session_) : detail::SessionUse(pool_->acquire()); }
+    // Runs f(session) once on the session this call should use: this Repo's own, or (on a pool)
+    // one routed by `access`, with the retries of RepoOptions. A read with a `statement` goes to
+    // a replica only when the statement neither writes nor locks (a read without one is known to
+    // be plain). f may run more than once: it must start from scratch each time.
+    template <class F>
+    void on(detail::Access access, F&& f, const core::Node* statement = nullptr) {
+        if (session_) f(*session_);
+        else routed(access, statement, detail::SessionFn(f));
+    }
     // One QueryEvent per statement from now on (an empty sink turns telemetry off).
     void set_telemetry(TelemetrySink sink) {
         if (session_) session_->set_telemetry(std::move(sink));
@@ -276,12 +318,14 @@ public:
     std::vector<typename Q::row_type> all(const Q& q) {
         static_assert(!std::is_void_v<typename Q::row_type>, "quarry: this statement returns no rows (add returning(...))");
         std::vector<typename Q::row_type> rows;
-        auto s = use();
-        core::StatementRun run(*s, *q.node());
-        if (!run.step()) return rows;
-        rows.reserve(run.rows_known());
-        do rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
-        while (run.step());
+        on(detail::Access::read, [&](core::Session& s) {
+            rows.clear();
+            core::StatementRun run(s, *q.node());
+            if (!run.step()) return;
+            rows.reserve(run.rows_known());
+            do rows.push_back(detail::decode_row<typename Q::row_type>(run.row()));
+            while (run.step());
+        }, q.node().get());
         return rows;
     }
 
@@ -291,7 +335,7 @@ public:
     template <class Q>
         requires requires(const Q& q) { q.node(); typename Q::row_type; }
     Stream<typename Q::row_type> stream(const Q& q, std::uint32_t batch = 1000) {
-        return Stream<typename Q::row_type>(use(), q.node(), batch);
+        return Stream<typename Q::row_type>(session_ ? detail::SessionUse(*session_) : use_for_read(*q.node()), q.node(), batch);
     }
 
     // Exactly one row: NoResults when there is none, MultipleResults when there are more.
@@ -306,30 +350,39 @@ public:
     template <class Q>
         requires requires(const Q& q) { q.node(); typename Q::row_type; }
     std::optional<typename Q::row_type> one_or_none(const Q& q) {
-        auto s = use();
-        core::StatementRun run(*s, *q.node());
-        if (!run.step()) return std::nullopt;
-        auto row = detail::decode_row<typename Q::row_type>(run.row());
-        if (run.step()) throw MultipleResults("one: the query returned more than one row");
+        std::optional<typename Q::row_type> row;
+        on(detail::Access::read, [&](core::Session& s) {
+            row.reset();
+            core::StatementRun run(s, *q.node());
+            if (!run.step()) return;
+            row = detail::decode_row<typename Q::row_type>(run.row());
+            if (run.step()) throw MultipleResults("one: the query returned more than one row");
+        }, q.node().get());
         return row;
     }
 
     // Whether the query returns any row (SELECT EXISTS(...): the database stops at the first).
     template <class R, class S>
     bool exists(const Query<R, S>& q) {
-        auto s = use();
-        core::StatementRun run(*s, s->run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
-        return run.step() && run.row().boolean(0);
+        bool found = false;
+        on(detail::Access::read, [&](core::Session& s) {
+            core::StatementRun run(s, s.run_wrapped(*q.node(), "SELECT EXISTS (", ")"));
+            found = run.step() && run.row().boolean(0);
+        }, q.node().get());
+        return found;
     }
 
     // How many rows the query returns: counted over it as a derived table, so limit, offset and
     // distinct count as they select.
     template <class R, class S>
     std::int64_t count(const Query<R, S>& q) {
-        auto s = use();
-        core::StatementRun run(*s, s->run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
-        run.step();
-        return run.row().integer(0);
+        std::int64_t n = 0;
+        on(detail::Access::read, [&](core::Session& s) {
+            core::StatementRun run(s, s.run_wrapped(*q.node(), "SELECT count(*) FROM (", ") AS \"q\""));
+            run.step();
+            n = run.row().integer(0);
+        }, q.node().get());
+        return n;
     }
     // sum / avg / min / max of one column over the rows the query returns (a derived table, as
     // count). The column must be in the query's select list (every column is, without select).
@@ -357,13 +410,15 @@ public:
         requires requires(const Q& q) { q.node(); }
     std::string explain(const Q& q) {
         const bool sqlite = dialect().name() == "sqlite";
-        auto s = use();
-        core::StatementRun run(*s, s->run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
         std::string out;
-        while (run.step()) {
-            if (!out.empty()) out += '\n';
-            out += run.row().text(run.row().size() - 1);  // SQLite: the detail column; PostgreSQL: the only one
-        }
+        on(detail::Access::read, [&](core::Session& s) {
+            out.clear();
+            core::StatementRun run(s, s.run_wrapped(*q.node(), sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ", ""));
+            while (run.step()) {
+                if (!out.empty()) out += '\n';
+                out += run.row().text(run.row().size() - 1);  // SQLite: the detail column; PostgreSQL: the only one
+            }
+        }, q.node().get());
         return out;
     }
 
@@ -373,20 +428,20 @@ public:
     std::vector<R> query(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
         std::vector<R> rows;
-        auto s = use();
-        core::StatementRun run(*s, s->run_sql(sql, params_of(*holder)));
-        while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
+        on(detail::Access::write, [&](core::Session& s) {  // raw SQL: it may write
+            rows.clear();
+            core::StatementRun run(s, s.run_sql(sql, params_of(*holder)));
+            while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
+        });
         return rows;
     }
     // Raw SQL that returns no rows; returns the number of rows changed.
     template <class... A>
     std::int64_t execute_sql(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
-        auto s = use();
-        core::StatementRun run(*s, s->run_sql(sql, params_of(*holder)));
-        while (run.step()) {
-        }
-        return run.rows_affected();
+        std::int64_t n = 0;
+        on(detail::Access::write, [&](core::Session& s) { n = run_write(s, s.run_sql(sql, params_of(*holder))); });
+        return n;
     }
 
     // The row matching a predicate on T, if any (MultipleResults when several do).
@@ -403,20 +458,22 @@ public:
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         (value_traits<stored_t<const K&>>::bind(values, key), ...);
-        auto s = use();
-        core::StatementRun run(*s, fixed(*s, detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
-            if constexpr (n == 1) {
-                return (from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...)).node();
-            } else {
-                filter<T> f;
-                std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
-                           table_traits<T>::primary_key);
-                return (from<T>() | where(f)).node();
-            }
-        }));
-        // A key matches at most one row: one step, no check for a second.
-        if (!run.step()) return std::nullopt;
-        return detail::decode_row<T>(run.row());
+        std::optional<T> row;
+        on(detail::Access::read, [&](core::Session& s) {
+            core::StatementRun run(s, fixed(s, detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
+                if constexpr (n == 1) {
+                    return (from<T>() | where(col(std::get<0>(table_traits<T>::primary_key)) == key...)).node();
+                } else {
+                    filter<T> f;
+                    std::apply([&](auto... pk) { std::apply([&](const auto&... k) { ((f &= col(pk) == k), ...); }, std::tie(key...)); },
+                               table_traits<T>::primary_key);
+                    return (from<T>() | where(f)).node();
+                }
+            }));
+            // A key matches at most one row: one step, no check for a second.
+            if (run.step()) row = detail::decode_row<T>(run.row());
+        });
+        return row;
     }
 
     // INSERT the row; returns it as stored, with database-generated fields filled (and
@@ -491,10 +548,13 @@ private:
     T insert_row(const T& row) {
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
-        auto s = use();
-        core::StatementRun run(*s, fixed(*s, detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
-        if (!run.step()) throw NoResults("insert: the database returned no row");
-        return finish_one<T>(run);
+        std::optional<T> out;
+        on(detail::Access::write, [&](core::Session& s) {
+            core::StatementRun run(s, fixed(s, detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
+            if (!run.step()) throw NoResults("insert: the database returned no row");
+            out = finish_one<T>(run);
+        });
+        return std::move(*out);
     }
 
     template <schema T, class... M>
@@ -504,10 +564,13 @@ private:
         detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
         std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
         ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
-        auto s = use();
-        core::StatementRun run(*s, fixed(*s, tag, values, [&] { return quarry::upsert(row, target...).node(); }));
-        if (!run.step()) throw NoResults("upsert: the database returned no row");
-        return finish_one<T>(run);
+        std::optional<T> out;
+        on(detail::Access::write, [&](core::Session& s) {
+            core::StatementRun run(s, fixed(s, tag, values, [&] { return quarry::upsert(row, target...).node(); }));
+            if (!run.step()) throw NoResults("upsert: the database returned no row");
+            out = finish_one<T>(run);
+        });
+        return std::move(*out);
     }
     template <schema T>
     const std::vector<T>& stamped_rows(const std::vector<T>& rows, std::vector<T>& copy) {
@@ -604,9 +667,11 @@ private:
         });
         if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
         bind_key(values, row);
-        auto s = use();
-        if (run_write(*s, fixed(*s, detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); })) == 0)
-            missing_row<T>("update");
+        std::int64_t n = 0;
+        on(detail::Access::write, [&](core::Session& s) {
+            n = run_write(s, fixed(s, detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); }));
+        });
+        if (n == 0) missing_row<T>("update");
     }
 
     template <schema T>
@@ -622,9 +687,11 @@ private:
         }
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
         bind_key(values, row);
-        auto s = use();
-        if (run_write(*s, fixed(*s, detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); })) == 0)
-            missing_row<T>("remove");
+        std::int64_t n = 0;
+        on(detail::Access::write, [&](core::Session& s) {
+            n = run_write(s, fixed(s, detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); }));
+        });
+        if (n == 0) missing_row<T>("remove");
     }
 
 public:
@@ -703,8 +770,9 @@ public:
     // Runs a write statement; returns the number of rows it changed.
     template <schema T, class R>
     std::int64_t execute(const Statement<T, R>& s) {
-        auto use_ = use();
-        return run_write(*use_, use_->run(*s.node()));
+        std::int64_t n = 0;
+        on(detail::Access::write, [&](core::Session& session) { n = run_write(session, session.run(*s.node())); });
+        return n;
     }
 
     // Runs fn(repo) in a transaction: committed when fn returns, rolled back when it throws (the
@@ -721,6 +789,10 @@ public:
                 if (!outermost || attempt >= options.retries) throw;
             } catch (const Deadlock&) {
                 if (!outermost || attempt >= options.retries) throw;
+            } catch (const ConnectionError&) {
+                // Lost before COMMIT (a lost COMMIT is InDoubt): the server rolled it back. On a
+                // pool the next attempt gets another connection; a Repo's own session stays broken.
+                if (!outermost || !pool_ || attempt >= options.retries) throw;
             }
             std::this_thread::sleep_for(core::retry_pause(attempt));
         }
@@ -737,8 +809,10 @@ private:
     template <class F>
     decltype(auto) transaction_once(F& fn, const TxOptions& options) {
         if (session_) return in_transaction(*this, fn, options);
+        // Writer mode: the turn first, so that transactions waiting for it hold no connection.
+        auto turn = options.read_only ? std::unique_lock<std::timed_mutex>() : pool_->write_turn();
         Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
-        Repo bound(lease.session(), pool_);
+        Repo bound(lease.session(), *this);
         return in_transaction(bound, fn, options);
     }
     template <class F>
@@ -749,9 +823,11 @@ private:
             if constexpr (std::is_void_v<std::invoke_result_t<F&, Repo&>>) {
                 fn(r);
                 s.commit();
+                if (r.written_ && s.depth() == 0) r.note_write(s);
             } else {
                 decltype(auto) result = fn(r);
                 s.commit();
+                if (r.written_ && s.depth() == 0) r.note_write(s);
                 return result;
             }
         } catch (...) {
@@ -832,10 +908,13 @@ private:
         before += "(\"q\".";
         before += c.quoted;
         before += ") FROM (";
-        auto s = use();
-        core::StatementRun run(*s, s->run_wrapped(*q.node(), before, ") AS \"q\""));
-        if (!run.step() || run.row().is_null(0)) return std::nullopt;
-        return value_traits<Out>::read(run.row(), 0);
+        std::optional<Out> out;
+        on(detail::Access::read, [&](core::Session& s) {
+            core::StatementRun run(s, s.run_wrapped(*q.node(), before, ") AS \"q\""));
+            if (run.step() && !run.row().is_null(0)) out = value_traits<Out>::read(run.row(), 0);
+            else out.reset();
+        }, q.node().get());
+        return out;
     }
 
     template <class T, class F>
@@ -863,12 +942,24 @@ private:
     }
     static std::vector<Value> params_of(const core::Node& n) { return {n.params().begin(), n.params().end()}; }
 
-    // A Repo bound to one session of `pool` (inside a pooled transaction).
-    Repo(core::Session& s, Pool* pool) : session_(&s), pool_(pool) {}
+    // A Repo bound to one session of `parent`'s pool (inside a pooled transaction).
+    Repo(core::Session& s, const Repo& parent)
+        : session_(&s), pool_(parent.pool_), replicas_(parent.replicas_), options_(parent.options_), written_(parent.written_) {}
+
+    // The router (lib/repo/routing.cpp): picks the pool (a replica for a plain read), runs f,
+    // runs it again after a transient failure where that is safe (RepoOptions).
+    void routed(detail::Access access, const core::Node* statement, detail::SessionFn f);
+    detail::SessionUse use_for_read(const core::Node& statement);
+    // Read-your-writes: remembers the primary's WAL position after a write or commit on `s`.
+    void note_write(core::Session& s) noexcept;
 
     std::unique_ptr<core::Session> owned_;  // behind a pointer: a Repo moves, a Session does not
     core::Session* session_ = nullptr;      // null for a Repo on a pool, outside transaction()
     Pool* pool_ = nullptr;
+    Replicas* replicas_ = nullptr;
+    RepoOptions options_{};
+    // Read-your-writes: the highest primary WAL position a write through this Repo reached.
+    std::shared_ptr<std::atomic<std::uint64_t>> written_;
 };
 
 }  // namespace quarry

@@ -180,7 +180,8 @@ std::string field_of(const PGresult* r, int code) {
             throw InDoubt("the connection was lost during COMMIT: the transaction may or may not have been committed: " +
                               message,
                           std::string(sql), state);
-        throw ConnectionError("PostgreSQL connection lost: " + text);
+        // The server ending the session (57P0x) answers the statement instead of running it.
+        throw ConnectionError("PostgreSQL connection lost: " + text, state.starts_with("57P0"));
     }
     auto constraint = [&](ConstraintKind kind) {
         std::vector<std::string> columns;
@@ -193,6 +194,7 @@ std::string field_of(const PGresult* r, int code) {
     if (state == "23514") constraint(ConstraintKind::check);
     if (state == "23502") constraint(ConstraintKind::not_null);
     if (state == "23P01") constraint(ConstraintKind::exclusion);
+    if (state == "25006") throw ReadOnlyError(text, std::string(sql), state);
     if (state == "55P03") throw DatabaseBusy(text, std::string(sql), state);
     if (state == "57014") throw StatementTimeout(text, std::string(sql), state);
     if (state == "40001") throw SerializationFailure(text, std::string(sql), state);
@@ -276,7 +278,10 @@ private:
 
 class PgConnection final : public core::Connection {
 public:
-    explicit PgConnection(const std::string& conninfo) {
+    // `transaction_pooler`: behind PgBouncer in transaction pooling mode, where consecutive
+    // transactions may run on different server connections: nothing may outlive a transaction
+    // on the server (no named prepared statements, no WITH HOLD cursors, no session SETs).
+    PgConnection(const std::string& conninfo, bool transaction_pooler) : pooler_(transaction_pooler) {
         try {
             conn_.emplace(conninfo);
         } catch (const pqxx::broken_connection& e) {
@@ -344,14 +349,22 @@ public:
     bool usable() const noexcept { return PQstatus(pg_) == CONNECTION_OK; }
     bool healthy() const noexcept override { return usable() && PQtransactionStatus(pg_) != PQTRANS_UNKNOWN; }
     void set_statement_timeout(std::chrono::milliseconds t) override {
+        if (pooler_) {
+            if (t.count() <= 0) return;
+            throw UnsupportedFeature("postgres",
+                                     "a per-connection statement timeout behind PgBouncer in transaction mode (a SET would stay "
+                                     "on one server connection; set it for the role: ALTER ROLE ... SET statement_timeout)");
+        }
         exec("SET statement_timeout = " + std::to_string(std::max<std::int64_t>(t.count(), 0)));
     }
+    bool behind_pooler() const noexcept { return pooler_; }
 
 private:
     void alive(std::string_view sql) const {
         if (PQstatus(pg_) != CONNECTION_OK)
             throw ConnectionError("PostgreSQL connection lost (quarry does not reconnect a session): cannot run " +
-                                  std::string(sql));
+                                      std::string(sql),
+                                  true);
     }
     Result checked(PGresult* raw, std::string_view sql) {
         Result r(raw);
@@ -375,6 +388,7 @@ private:
     PGconn* pg_ = nullptr;
     std::uint64_t counter_ = 0;
     std::uint64_t scope_ = 0;
+    bool pooler_ = false;
 
     std::string next_name(std::string_view prefix) { return std::string(prefix) + std::to_string(++counter_); }
 };
@@ -383,7 +397,10 @@ private:
 
 class PgStatement final : public core::Statement {
 public:
-    PgStatement(PgConnection& c, std::string name, std::string sql) : conn_(c), name_(std::move(name)), sql_(std::move(sql)) {}
+    // An empty name: not prepared on the server, sent with its parameters each time (behind a
+    // transaction pooler; the client still caches the rendered text and parameter plan).
+    PgStatement(PgConnection& c, std::string name, std::string sql)
+        : conn_(c), name_(std::move(name)), sql_(std::move(sql)), prepared_(!name_.empty()) {}
     ~PgStatement() override {
         if (prepared_) conn_.unprepare(name_);
     }
@@ -413,6 +430,13 @@ public:
 
 private:
     void run() {
+        if (name_.empty()) {
+            result_ = conn_.exec_params(sql_, params_);
+            row_.result = result_.get();
+            rows_ = PQntuples(result_.get());
+            next_ = 0;
+            return;
+        }
         if (!prepared_) prepare();
         try {
             result_ = conn_.exec_prepared(name_, params_, sql_);
@@ -441,12 +465,13 @@ private:
     Result result_;
     PgRow row_;
     int next_ = 0, rows_ = 0;
-    bool prepared_ = true;  // on the server under name_ (false after a failed re-prepare)
+    bool prepared_;  // on the server under name_ (false after a failed re-prepare)
 };
 
 std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
-    std::string name = next_name("quarry_");
     std::string text(sql);
+    if (pooler_) return std::make_unique<PgStatement>(*this, std::string(), std::move(text));
+    std::string name = next_name("quarry_");
     prepare_as(name, text);  // bad SQL fails here, not at the first execution
     return std::make_unique<PgStatement>(*this, std::move(name), std::move(text));
 }
@@ -457,13 +482,16 @@ std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
 // stream_from is unsafe with a column list).
 class PgCursor final : public core::Cursor {
 public:
-    PgCursor(PgConnection& c, std::string name, std::uint32_t batch, std::optional<std::uint64_t> scope)
-        : conn_(c), name_(std::move(name)), batch_(batch), scope_(scope) {}
+    // `own_transaction`: the cursor was declared in a transaction of its own (behind a
+    // transaction pooler, instead of WITH HOLD), ended when the cursor goes.
+    PgCursor(PgConnection& c, std::string name, std::uint32_t batch, std::optional<std::uint64_t> scope, bool own_transaction = false)
+        : conn_(c), name_(std::move(name)), batch_(batch), scope_(scope), own_transaction_(own_transaction) {}
     ~PgCursor() override {
         // A cursor declared in a transaction ended with it; a WITH HOLD one lives until closed.
         if (!conn_.usable() || (scope_ && *scope_ != conn_.scope())) return;
         try {
-            conn_.exec("CLOSE " + name_);
+            if (own_transaction_) conn_.execute("COMMIT");  // only read: nothing to lose
+            else conn_.exec("CLOSE " + name_);
         } catch (...) {
             // The transaction around failed earlier. A cursor declared in a transaction goes
             // when it ends; a WITH HOLD one stays on the server until the connection closes.
@@ -489,6 +517,7 @@ private:
     std::string name_;
     std::uint32_t batch_;
     std::optional<std::uint64_t> scope_;  // empty: WITH HOLD
+    bool own_transaction_;
     Result result_;
     PgRow row_;
     int next_ = 0, rows_ = 0;
@@ -503,6 +532,21 @@ std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, co
     if (in_transaction) {
         exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
         return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000, scope_);
+    }
+    if (pooler_) {
+        // Behind a transaction pooler a WITH HOLD cursor would stay on a server connection the
+        // next FETCH may not get: the stream holds a transaction of its own until it ends.
+        execute("BEGIN");
+        try {
+            exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
+        } catch (...) {
+            try {
+                execute("ROLLBACK");
+            } catch (...) {
+            }
+            throw;
+        }
+        return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000, scope_, true);
     }
     // Outside a transaction: a WITH HOLD cursor, declared in a transaction of its own, so that
     // statements run while the stream is read commit as they would without it. The server keeps
@@ -523,12 +567,43 @@ std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, co
 
 }  // namespace
 
-std::unique_ptr<core::Connection> open_postgres(std::string_view conninfo) {
-    if (conninfo.find('\0') != std::string_view::npos) throw InvalidUrl("PostgreSQL connection string contains a NUL byte");
+namespace {
+
+// Takes quarry's own `pgbouncer=true|false` out of a connection string (a URL's query
+// parameter, or a key=value pair), which libpq would refuse. Whether it was true.
+bool take_pgbouncer_flag(std::string& conninfo) {
+    const bool url = conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://");
+    const std::string key = "pgbouncer=";
+    for (std::size_t at = conninfo.find(key); at != std::string::npos; at = conninfo.find(key, at + 1)) {
+        const char before = at == 0 ? ' ' : conninfo[at - 1];
+        if (url ? before != '?' && before != '&' : before != ' ' && before != '\t') continue;
+        const std::size_t value_at = at + key.size();
+        std::size_t end = url ? conninfo.find('&', value_at) : conninfo.find_first_of(" \t", value_at);
+        if (end == std::string::npos) end = conninfo.size();
+        const std::string value = conninfo.substr(value_at, end - value_at);
+        bool on;
+        if (value == "true" || value == "1") on = true;
+        else if (value == "false" || value == "0") on = false;
+        else throw InvalidUrl("invalid PostgreSQL connection string: pgbouncer=" + value + " (expected true or false)");
+        // Remove the pair with one separator next to it.
+        if (url && before == '?') conninfo.erase(at, end < conninfo.size() ? end + 1 - at : end - at);
+        else conninfo.erase(at - (at > 0 ? 1 : 0), end - at + (at > 0 ? 1 : 0));
+        if (url && !conninfo.empty() && conninfo.back() == '?') conninfo.pop_back();
+        return on;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::unique_ptr<core::Connection> open_postgres(std::string_view conninfo_in) {
+    if (conninfo_in.find('\0') != std::string_view::npos) throw InvalidUrl("PostgreSQL connection string contains a NUL byte");
+    std::string conninfo(conninfo_in);
+    const bool pooler = take_pgbouncer_flag(conninfo);
     // libpq's own parser tells a malformed string (InvalidUrl: retrying cannot help) from a
     // server that cannot be reached (ConnectionError).
     char* error = nullptr;
-    std::string text(conninfo);
+    std::string text = conninfo;
     if (PQconninfoOption* options = PQconninfoParse(text.c_str(), &error)) {
         PQconninfoFree(options);
     } else {
@@ -537,7 +612,7 @@ std::unique_ptr<core::Connection> open_postgres(std::string_view conninfo) {
         while (!why.empty() && why.back() == '\n') why.pop_back();
         throw InvalidUrl("invalid PostgreSQL connection string: " + why);
     }
-    return std::make_unique<PgConnection>(std::string(conninfo));
+    return std::make_unique<PgConnection>(conninfo, pooler);
 }
 
 }  // namespace quarry::driver

@@ -75,6 +75,7 @@ std::string unique_index_named(sqlite3* db, const std::string& table, const std:
     std::string text = message + " (" + code + ") in: " + std::string(sql);
     const int primary = extended & 0xff;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw DatabaseBusy(text, std::string(sql), code);
+    if (primary == SQLITE_READONLY) throw ReadOnlyError(text, std::string(sql), code);
     if (primary == SQLITE_INTERRUPT) throw StatementTimeout(text, std::string(sql), code);
     if (primary == SQLITE_CONSTRAINT) {
         ConstraintKind kind;

@@ -26,12 +26,14 @@ struct Lease::Slot {
     std::string where;
     bool in_use = false;
     bool leak_reported = false;
+    bool suspect = false;  // another connection broke since this one was last used: ping it first
     std::uint64_t telemetry_version = 0;
 };
 
 std::string PoolState::describe() const {
     std::string s = "pool: " + std::to_string(total) + " open, " + std::to_string(in_use) + " in use, " + std::to_string(idle) +
                     " idle, " + std::to_string(waiting) + " waiting";
+    if (circuit_open) s += "; circuit open";
     if (!last_connect_error.empty()) s += "; last connect error: " + last_connect_error;
     return s;
 }
@@ -107,11 +109,18 @@ struct Pool::Impl {
     // Backpressure (CoDel): since when every completed acquire waited longer than the target.
     std::optional<Clock::time_point> above_since;
     bool overloaded = false;
+    // Circuit breaker: connects that failed in a row; while open, connects wait for `retry_at`,
+    // and then one trial goes (the others keep failing fast until it succeeds).
+    int failures_in_row = 0;
+    int trips_in_row = 0;
+    Clock::time_point retry_at{};
+    bool trial_in_flight = false;
     core::TelemetrySink sink;
     std::uint64_t telemetry_version = 0;
     PoolMetrics counters;
     Histogram acquire_times;
     std::thread keeper;
+    std::timed_mutex write_gate;  // single_writer
 
     PoolState state_locked() const {
         PoolState s;
@@ -120,7 +129,39 @@ struct Pool::Impl {
         s.in_use = slots.size() - idle.size();
         s.waiting = waiting;
         s.last_connect_error = last_connect_error;
+        s.circuit_open = circuit_open();
         return s;
+    }
+
+    bool circuit_open() const {  // lock held
+        return o.breaker_threshold > 0 && failures_in_row >= o.breaker_threshold;
+    }
+    // Whether a connect may be tried now; while the breaker is open, only its one trial may.
+    bool may_connect() {  // lock held
+        if (!circuit_open()) return true;
+        if (trial_in_flight || Clock::now() < retry_at) return false;
+        trial_in_flight = true;
+        return true;
+    }
+    void connect_result(bool ok) {  // lock held
+        trial_in_flight = false;
+        if (ok) {
+            failures_in_row = trips_in_row = 0;
+            last_connect_error.clear();
+            return;
+        }
+        ++counters.connect_failures;
+        ++failures_in_row;
+        if (!circuit_open()) return;
+        if (failures_in_row == o.breaker_threshold) ++counters.breaker_trips;
+        const auto pause = std::min<std::chrono::milliseconds>(o.breaker_max_cooldown, o.breaker_cooldown * (std::int64_t{1} << std::min(trips_in_row, 20)));
+        ++trips_in_row;
+        retry_at = Clock::now() + pause;
+    }
+    CircuitOpen circuit_error() {  // lock held
+        ++counters.circuit_rejections;
+        return CircuitOpen("pool: the database is unreachable (" + std::to_string(failures_in_row) +
+                           " connects failed in a row), not trying again for now; " + state_locked().describe());
     }
 
     // A new session, made outside the lock. Null (with last_connect_error set) when it failed.
@@ -133,10 +174,15 @@ struct Pool::Impl {
         } catch (const std::exception& e) {
             std::lock_guard lock(m);
             last_connect_error = e.what();
-            ++counters.connect_failures;
+            connect_result(false);
+            // A database that cannot be reached may come back; a malformed URL, an option the
+            // database refuses or a failing on_connect will not: the caller sees that error.
+            const auto* lost = dynamic_cast<const ConnectionError*>(&e);
+            if (!lost || !lost->is_transient()) throw;
             return nullptr;
         }
         std::lock_guard lock(m);
+        connect_result(true);
         const auto now = Clock::now();
         slot->created = slot->last_used = now;
         if (o.max_lifetime.count() > 0) {
@@ -146,7 +192,6 @@ struct Pool::Impl {
         } else {
             slot->expires = Clock::time_point::max();
         }
-        last_connect_error.clear();
         ++counters.created;
         return slot;
     }
@@ -251,6 +296,23 @@ void Pool::close() {
 
 const core::Dialect& Pool::dialect() const noexcept { return *impl_->dialect; }
 
+const PoolOptions& Pool::options() const noexcept { return impl_->o; }
+
+std::unique_lock<std::timed_mutex> Pool::write_turn() {
+    auto& im = *impl_;
+    if (!im.o.single_writer) return {};
+    std::unique_lock turn(im.write_gate, std::defer_lock);
+    if (!turn.try_lock_for(im.o.acquire_timeout)) {
+        std::lock_guard lock(im.m);
+        ++im.counters.timeouts;
+        const auto st = im.state_locked();
+        throw PoolTimeout("pool: no turn to write within " + std::to_string(im.o.acquire_timeout.count()) +
+                              " ms (single_writer: another write or transaction held it); " + st.describe(),
+                          st);
+    }
+    return turn;
+}
+
 PoolState Pool::state() const {
     std::lock_guard lock(impl_->m);
     return impl_->state_locked();
@@ -308,7 +370,8 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
                 continue;
             }
             s->in_use = true;  // out of the idle list while it is checked
-            if (now - s->last_used > im.o.health_check_after) {
+            if (s->suspect || now - s->last_used > im.o.health_check_after) {
+                s->suspect = false;
                 lock.unlock();
                 bool ok = healthy(*s->session);
                 if (ok) {
@@ -331,9 +394,25 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
             return hand_out(s);
         }
         if (im.slots.size() + im.connecting < im.o.max_size) {
+            // The breaker is open: fail fast, unless connections in use may come back.
+            if (!im.may_connect()) {
+                if (im.slots.empty() && im.connecting == 0) throw im.circuit_error();
+                if (Clock::now() >= deadline) throw timed_out();
+                std::condition_variable pause;  // only a timer: wait for a release or the trial
+                pause.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(10)));
+                continue;
+            }
             ++im.connecting;
             lock.unlock();
-            auto fresh = im.open_slot();
+            std::unique_ptr<Lease::Slot> fresh;
+            try {
+                fresh = im.open_slot();
+            } catch (...) {  // an error retrying cannot mend: give the room back, tell the caller
+                lock.lock();
+                --im.connecting;
+                im.offer_room();
+                throw;
+            }
             lock.lock();
             --im.connecting;
             if (fresh) {
@@ -342,14 +421,12 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
                 return hand_out(s);
             }
             im.offer_room();  // the room this connect held is free again
+            if (im.circuit_open() && im.slots.empty()) throw im.circuit_error();
             if (Clock::now() >= deadline) throw timed_out();
-            // The database is unreachable: wait a little before the next attempt.
-            {
-                // The database is unreachable: back off before the next attempt (the condition
-                // variable is only a timer here).
-                std::condition_variable pause;
-                pause.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
-            }
+            // The database is unreachable: back off before the next attempt (the condition
+            // variable is only a timer here).
+            std::condition_variable pause;
+            pause.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
             continue;
         }
         if (im.overloaded || im.waiting >= im.o.max_waiters) {
@@ -381,7 +458,11 @@ void Pool::give_back(Lease::Slot* s) noexcept {
     std::unique_lock lock(im.m);
     const auto now = Clock::now();
     if (!ok || im.closed || now >= s->expires) {
-        if (!ok) ++im.counters.broken;
+        if (!ok) {
+            // The server may have gone away for the others too: ping each before its next use.
+            ++im.counters.broken;
+            for (auto* i : im.idle) i->suspect = true;
+        }
         auto dead = im.take_out(s);
         lock.unlock();
         dead.reset();
@@ -415,7 +496,9 @@ void Pool::Impl::housekeeping() {
                     ++counters.leaks;
                     leaks.push_back({s->where, std::chrono::duration_cast<std::chrono::milliseconds>(now - s->acquired_at)});
                 }
-        const std::size_t missing = slots.size() + connecting < o.min_size ? o.min_size - slots.size() - connecting : 0;
+        // Topping up waits while the breaker is open: acquirers make its trial connects.
+        const std::size_t missing =
+            !circuit_open() && slots.size() + connecting < o.min_size ? o.min_size - slots.size() - connecting : 0;
         connecting += missing;
         lock.unlock();
         dead.clear();
@@ -425,7 +508,12 @@ void Pool::Impl::housekeeping() {
                               static_cast<long long>(l.held.count()), l.where.c_str());
         }
         std::vector<std::unique_ptr<Lease::Slot>> fresh;
-        for (std::size_t k = 0; k < missing; ++k) fresh.push_back(open_slot());
+        for (std::size_t k = 0; k < missing; ++k) {
+            try {
+                fresh.push_back(open_slot());
+            } catch (const std::exception&) {  // recorded as the last connect error
+            }
+        }
         lock.lock();
         connecting -= missing;
         for (auto& f : fresh)
