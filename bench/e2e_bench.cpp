@@ -769,6 +769,16 @@ public:
         ConsoleReporter::ReportRuns(runs);
         for (const auto& r : runs) {
             if (r.error_occurred) continue;
+            if (r.run_name.function_name.starts_with("pool/")) {
+                auto rate = r.counters.find("items_per_second");
+                if (rate != r.counters.end() && (r.run_type == Run::RT_Iteration || r.aggregate_name == "median")) {
+                    Pool& p = pool_[r.threads];
+                    (r.run_name.function_name.ends_with("/quarry") ? p.quarry : p.raw) = rate->second;
+                    for (auto [key, slot] : {std::pair{"acquire_p50_us", &p.p50}, {"acquire_p99_us", &p.p99}, {"acquire_max_us", &p.max}})
+                        if (auto c = r.counters.find(key); c != r.counters.end()) *slot = c->second;
+                }
+                continue;
+            }
             Times& t = times_[r.run_name.function_name];
             if (r.run_type == Run::RT_Iteration || r.aggregate_name == "median") {
                 t.real = r.GetAdjustedRealTime();
@@ -808,6 +818,15 @@ public:
         if (total)
             std::printf("target: every workload <= 1.10x raw (wall clock, median): met by %d of %d%s\n", met, total,
                         missed.empty() ? "" : (missed + ")").c_str());
+        if (!pool_.empty()) {
+            std::printf("\n%-22s %12s %12s %8s %10s %10s %10s\n", "pool/lookup threads", "raw /s", "quarry /s", "ratio",
+                        "acq p50us", "acq p99us", "acq maxus");
+            for (const auto& [threads, p] : pool_)
+                if (p.raw > 0)
+                    std::printf("%-22d %12.0f %12.0f %7.2fx %10.0f %10.0f %10.0f\n", threads, p.raw, p.quarry, p.quarry / p.raw,
+                                p.p50, p.p99, p.max);
+            std::printf("(ratio: quarry's lookups per second through the pool / raw libpq's with one connection per thread)\n");
+        }
     }
 
 private:
@@ -815,6 +834,10 @@ private:
         double real = 0, cpu = 0, min_real = 0;
     };
     std::map<std::string, Times> times_;
+    struct Pool {
+        double raw = 0, quarry = 0, p50 = 0, p99 = 0, max = 0;
+    };
+    std::map<int, Pool> pool_;  // by thread count
 };
 
 // A fresh directory for the SQLite files, removed at the end.
@@ -872,6 +895,83 @@ struct PgEnv {
         }
     }
 };
+
+// ---- the pool (issue 6) --------------------------------------------------------------------
+// Point lookups by id from 1, 2, 8 and 32 threads: through one quarry::Pool (as many
+// connections as threads, so this measures the pool, not a queue for too few connections) and a
+// pooled Repo, against raw libpq with one connection per thread. Both read the same table of
+// 10,000 users, in a schema of its own, and decode the same User.
+struct PoolBench {
+    std::string conninfo, schema;
+    std::map<int, std::unique_ptr<quarry::Pool>> pools;  // by thread count
+    std::map<int, std::unique_ptr<quarry::Repo>> repos;
+    static constexpr std::int64_t rows = 10000;
+
+    explicit PoolBench(const std::string& c) : conninfo(c), schema("quarry_poolbench_" + std::to_string(getpid())) {
+        RawPg admin(conninfo);
+        admin.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+        admin.exec("CREATE SCHEMA " + schema);
+        admin.exec("SET search_path TO " + schema);
+        admin.exec(canonical_schema_postgres);
+        admin.exec("INSERT INTO users (name, email, age, active, inserted_at) SELECT 'user ' || g, 'u' || g || '@example.com', "
+                   "g % 90, g % 3 = 0, timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series(1, " +
+                   std::to_string(rows) + ") g");
+        for (int threads : {1, 2, 8, 32}) {
+            const std::string path = schema;
+            auto pool = std::make_unique<quarry::Pool>(
+                conninfo, quarry::PoolOptions{.min_size = static_cast<std::size_t>(threads),
+                                              .max_size = static_cast<std::size_t>(threads),
+                                              .on_connect = [path](quarry::core::Session& s) {
+                                                  s.connection().execute("SET search_path TO " + path);
+                                              }});
+            repos[threads] = std::make_unique<quarry::Repo>(*pool);
+            pools[threads] = std::move(pool);
+        }
+    }
+    ~PoolBench() {
+        repos.clear();
+        pools.clear();
+        try {
+            RawPg admin(conninfo);
+            admin.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "could not drop schema %s: %s\n", schema.c_str(), e.what());
+        }
+    }
+    // The id thread `t` looks up at its i-th iteration: every thread walks the whole table.
+    static std::int64_t id(int t, std::int64_t i) { return (i * 7919 + t * 613) % rows + 1; }
+};
+
+void bm_pool_quarry(benchmark::State& st, PoolBench* b) {
+    quarry::Repo& repo = *b->repos.at(st.threads());
+    std::int64_t i = 0, found = 0;
+    for (auto _ : st) found += repo.get<User>(PoolBench::id(st.thread_index(), i++)).has_value();
+    if (found != i) st.SkipWithError("a lookup found no row");
+    st.SetItemsProcessed(st.iterations());
+    if (st.thread_index() == 0) {
+        const auto m = b->pools.at(st.threads())->metrics();
+        st.counters["acquire_p50_us"] = static_cast<double>(m.acquire_p50.count());
+        st.counters["acquire_p99_us"] = static_cast<double>(m.acquire_p99.count());
+        st.counters["acquire_max_us"] = static_cast<double>(m.acquire_max.count());
+    }
+}
+
+void bm_pool_raw(benchmark::State& st, PoolBench* b) {
+    RawPg raw(b->conninfo);  // one connection per thread, made before the timed loop starts
+    raw.exec("SET search_path TO " + b->schema);
+    raw.prepare_statements();
+    std::int64_t i = 0, found = 0;
+    for (auto _ : st) found += raw.get(PoolBench::id(st.thread_index(), i++)).has_value();
+    if (found != i) st.SkipWithError("a lookup found no row");
+    st.SetItemsProcessed(st.iterations());
+}
+
+void register_pool(PoolBench* b) {
+    for (int threads : {1, 2, 8, 32}) {
+        benchmark::RegisterBenchmark("pool/lookup/quarry", bm_pool_quarry, b)->Threads(threads)->UseRealTime()->MinTime(1.0);
+        benchmark::RegisterBenchmark("pool/lookup/raw", bm_pool_raw, b)->Threads(threads)->UseRealTime()->MinTime(1.0);
+    }
+}
 #endif
 
 }  // namespace
@@ -899,6 +999,7 @@ int main(int argc, char** argv) {
 
 #ifdef QUARRY_BENCH_POSTGRES
         std::unique_ptr<PgEnv> pg;
+        std::unique_ptr<PoolBench> pool_bench;
         const char* conninfo = std::getenv("QUARRY_BENCH_PG");
         if (conninfo && *conninfo) {
             pg = std::make_unique<PgEnv>(conninfo);
@@ -907,6 +1008,8 @@ int main(int argc, char** argv) {
                 return 1;
             }
             register_db("postgres", &*pg->side, &pg->raw, iterations);
+            pool_bench = std::make_unique<PoolBench>(conninfo);
+            register_pool(pool_bench.get());
         } else {
             std::printf("QUARRY_BENCH_PG is not set: PostgreSQL benchmarks skipped\n");
         }

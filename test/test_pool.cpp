@@ -482,3 +482,64 @@ TEST_CASE("SQLite writer mode: 8 writer threads in WAL, 10,000 transactions, no 
     Repo racing(free_for_all, {.statement_retries = 0});
     CHECK(writers(racing, 100, 10000, other) > 0);
 }
+
+namespace {
+
+struct Hooked {
+    std::int64_t id = 0;
+    std::string name;
+};
+
+}  // namespace
+BOOST_HANA_ADAPT_STRUCT(Hooked, id, name);
+QUARRY_TABLE(Hooked, "hooked", &Hooked::id);
+template <>
+struct quarry::hooks<Hooked> {
+    static void after_insert(Repo&, const Hooked& h) {
+        if (h.name == "refused") throw Veto("refused by its hook");
+    }
+};
+
+TEST_CASE("pool: inside transaction() every call on the pooled Repo joins the transaction (hooks, chunks, the outer Repo)") {
+    TempDb db("joined");
+    Repo(db.url()).execute_sql("CREATE TABLE hooked (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    // Writer mode: a write that took a second connection would wait for the turn its own
+    // transaction holds (a PoolTimeout after 1 s) instead of running.
+    Pool pool(db.url(), {.max_size = 4, .acquire_timeout = 1000ms, .single_writer = true});
+    Repo repo(pool);
+    // A hook that throws after the insert: the insert is rolled back with it.
+    CHECK_THROWS_AS(repo.insert(Hooked{.name = "refused"}), Veto);
+    CHECK(repo.count(from<Hooked>()) == 0);
+    CHECK(repo.insert(Hooked{.name = "kept"}).id > 0);
+    // The outer Repo used inside the function: same transaction, rolled back with it.
+    CHECK_THROWS_AS(repo.transaction([&](Repo&) {
+        repo.insert(user(1));
+        CHECK(repo.count(from<User>()) == 1);  // seen inside
+        repo.transaction([&](Repo&) { repo.insert(user(2)); });  // a savepoint, not a second transaction
+        throw std::runtime_error("undo");
+    }), std::runtime_error);
+    CHECK(repo.count(from<User>()) == 0);
+    // insert_all beyond one statement's parameters: chunks in one transaction.
+    std::vector<User> many;
+    for (int i = 0; i < 7000; ++i) many.push_back(user(100 + i));
+    CHECK(repo.insert_all(many) == 7000);
+    CHECK(pool.metrics().timeouts == 0);
+}
+
+TEST_CASE("statement retries: a write run through all() (INSERT ... RETURNING) is not run again after a lost connection") {
+    TempDb db("returning");
+    const std::string url = db.url();
+    auto fail = std::make_shared<std::atomic<int>>(0);
+    auto not_applied = std::make_shared<std::atomic<bool>>(false);
+    Pool pool([&] { return std::make_unique<Flaky>(core::connect(url), fail, not_applied); }, {.max_size = 2});
+    Repo repo(pool);
+    *fail = 1;
+    CHECK_THROWS_AS(repo.insert_all_returning(std::vector<User>{user(1), user(2)}), ConnectionError);
+    *fail = 1;
+    CHECK_THROWS_AS(repo.all(insert(user(3)) | returning_all()), ConnectionError);
+    *fail = 1;
+    CHECK_THROWS_AS(repo.execute_sql("INSERT INTO users (name, email, age, active, inserted_at) VALUES ('r', 'r@x', 1, 1, '')"),
+                    ConnectionError);  // raw SQL: never again
+    *fail = 0;
+    CHECK(repo.count(from<User>()) == 0);
+}

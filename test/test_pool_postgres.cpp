@@ -3,6 +3,11 @@
 // (counted by the server), timeouts on time, terminated backends never handed out.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -41,6 +46,55 @@ struct Watcher {
 std::string app_name(const char* tag) { return std::string("quarry_pool_") + tag + "_" + std::to_string(::getpid()); }
 
 }  // namespace
+
+TEST_CASE("pool (PostgreSQL): a server that accepts but never answers: the connect times out (connect_timeout)") {
+    // A socket that listens and never accepts: the kernel completes TCP handshakes, nobody
+    // speaks PostgreSQL's protocol. No server is needed for this one.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    const std::string url = "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " dbname=x user=x";
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(Pool(url, {.connect_timeout = 2000ms}), ConnectionError);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("the connect gave up after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(took >= 1900ms);
+    CHECK(took < 5000ms);
+    ::close(fd);
+}
+
+TEST_CASE("PostgreSQL connection strings: quarry's pgbouncer flag is found as libpq would parse the string, nowhere else") {
+    // Nothing listens on port 1: a string that parses fails to connect (ConnectionError); a bad
+    // flag fails before that (InvalidUrl).
+    CHECK_THROWS_AS(core::connect("host=127.0.0.1 port=1 pgbouncer=maybe"), InvalidUrl);
+    CHECK_THROWS_AS(core::connect("host=127.0.0.1 port=1 pgbouncer = 'maybe'"), InvalidUrl);
+    CHECK_THROWS_AS(core::connect("postgres://127.0.0.1:1/x?pgbouncer=maybe"), InvalidUrl);
+    CHECK_THROWS_AS(core::connect("postgres://127.0.0.1:1/x?sslmode=disable&pgbouncer=2&connect_timeout=2"), InvalidUrl);
+    // A quoted value that contains the text is a value, not the flag.
+    try {
+        core::connect("host=127.0.0.1 port=1 application_name='a pgbouncer=maybe b'");
+    } catch (const InvalidUrl& e) {
+        FAIL("the quoted value was taken for the flag: " << e.what());
+    } catch (const ConnectionError&) {
+    }
+    for (const char* good : {"host=127.0.0.1 port=1 pgbouncer=true", "pgbouncer='1'\thost=127.0.0.1\nport=1",
+                             "postgres://127.0.0.1:1/x?pgbouncer=true", "postgres://127.0.0.1:1/x?sslmode=disable&pgbouncer=false&connect_timeout=2"}) {
+        try {
+            core::connect(good);
+            FAIL("connected to port 1?");
+        } catch (const InvalidUrl& e) {
+            FAIL(good << ": " << e.what());
+        } catch (const ConnectionError&) {
+        }
+    }
+}
 
 TEST_CASE("pool (PostgreSQL): 32 threads x 10,000 checkouts on a pool of 8, never more than 8 server connections") {
     auto c = test_pg_conninfo();

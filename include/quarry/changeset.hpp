@@ -959,18 +959,19 @@ std::optional<ConstraintError> locate_foreign_key(core::Session& s, const Change
 template <class T, class Write>
 Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
     if (!cs.valid()) return Result<T>(std::move(cs));
-    const bool savepoint = session_ && session_->depth() > 0 && !cs.constraints().empty();
-    if (savepoint) session_->begin();
+    core::Session* const tx = current_session();
+    const bool savepoint = tx && tx->depth() > 0 && !cs.constraints().empty();
+    if (savepoint) tx->begin();
     try {
         T row = write();
-        if (savepoint) session_->commit();
+        if (savepoint) tx->commit();
         return Result<T>(std::move(row));
     } catch (const Veto& v) {  // a hook refused; its transaction is rolled back already
-        if (savepoint) session_->rollback();
+        if (savepoint) tx->rollback();
         cs.add_error(v.field(), v.message(), "veto");
         return Result<T>(std::move(cs));
     } catch (const ConstraintError& e) {
-        if (savepoint) session_->rollback();
+        if (savepoint) tx->rollback();
         if (cs.absorb(e)) return Result<T>(std::move(cs));
         if (e.kind() == ConstraintKind::foreign_key && e.constraint().empty() && e.columns().empty()) {
             if (auto located = detail::locate_foreign_key(*use(), cs, e); located && cs.absorb(*located))
@@ -983,7 +984,7 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
         }
         throw;
     } catch (...) {
-        if (savepoint) session_->rollback();
+        if (savepoint) tx->rollback();
         throw;
     }
 }

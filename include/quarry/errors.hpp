@@ -137,7 +137,8 @@ private:
 };
 
 // A pool's circuit breaker is open: connecting to its database failed several times in a row,
-// so for a while (growing up to a second) requests fail at once instead of trying again.
+// so for a while (growing up to PoolOptions::breaker_max_cooldown) requests fail at once instead
+// of trying again.
 class CircuitOpen : public ConnectionError {
 public:
     explicit CircuitOpen(std::string message) : ConnectionError(std::move(message), true) {}

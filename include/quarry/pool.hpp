@@ -79,6 +79,9 @@ struct PoolOptions {
     std::size_t min_size = 0;   // kept open (and reopened) by the housekeeper
     std::size_t max_size = 10;
     std::chrono::milliseconds acquire_timeout{5000};
+    // PostgreSQL: a connect that has not finished after this long fails (libpq's
+    // connect_timeout, whole seconds, at least 2), unless the URL sets connect_timeout itself.
+    std::chrono::milliseconds connect_timeout{5000};
     // A connection idle longer than this is pinged before it is handed out.
     std::chrono::milliseconds health_check_after{500};
     // Connections are closed after this long (each a little earlier, by up to `lifetime_jitter`,

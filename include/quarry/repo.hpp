@@ -124,7 +124,8 @@ std::uint64_t fixed_tag() noexcept {
 // What a Repo call does, for routing and retries: reads may go to a replica and always run
 // again after a transient failure; writes go to the primary and run again only when the
 // failure proves they took no effect.
-enum class Access : std::uint8_t { read, write };
+// Raw SQL is a write that is never run again: quarry cannot tell what it did before failing.
+enum class Access : std::uint8_t { read, write, raw };
 
 // A reference to a callable taking a session, so the router's loop lives in lib/, not in every
 // caller's instantiation.
@@ -138,6 +139,24 @@ public:
 private:
     void* ctx_;
     void (*call_)(void*, core::Session&);
+};
+
+// The session a pooled transaction holds on this thread. As in Ecto, a call on any Repo over
+// that pool made by this thread inside the transaction runs on it (so it is part of the
+// transaction), never on a second connection. Defined in lib/repo/routing.cpp.
+core::Session* bound_session(const Pool* pool) noexcept;
+class TxBinding {
+public:
+    TxBinding(const Pool* pool, core::Session& session) noexcept;
+    ~TxBinding();
+    TxBinding(const TxBinding&) = delete;
+    TxBinding& operator=(const TxBinding&) = delete;
+
+private:
+    friend core::Session* bound_session(const Pool* pool) noexcept;
+    const Pool* pool_;
+    core::Session* session_;
+    TxBinding* outer_;
 };
 
 // The session a Repo call runs on: the Repo's own, or a pool's, checked out for the call.
@@ -290,13 +309,17 @@ public:
     CacheStats cache_stats() const noexcept { return session_ ? session_->cache_stats() : CacheStats{}; }
     // The one session this Repo runs on; a Repo on a pool has one only inside transaction().
     core::Session& session() {
-        if (!session_) throw QueryError("a Repo on a pool has no session of its own outside transaction() (use pool.acquire())");
-        return *session_;
+        core::Session* s = current_session();
+        if (!s) throw QueryError("a Repo on a pool has no session of its own outside transaction() (use pool.acquire())");
+        return *s;
     }
     bool pooled() const noexcept { return pool_ != nullptr; }
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).
-    detail::SessionUse use() { return session_ ? detail::SessionUse(*session_) : detail::SessionUse(pool_->acquire()); }
+    detail::SessionUse use() {
+        core::Session* s = current_session();
+        return s ? detail::SessionUse(*s) : detail::SessionUse(pool_->acquire());
+    }
     // Runs f(session) once on the session this call should use: this Repo's own, or (on a pool)
     // one routed by `access`, with the retries of RepoOptions. A read with a `statement` goes to
     // a replica only when the statement neither writes nor locks (a read without one is known to
@@ -428,7 +451,7 @@ public:
     std::vector<R> query(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
         std::vector<R> rows;
-        on(detail::Access::write, [&](core::Session& s) {  // raw SQL: it may write
+        on(detail::Access::raw, [&](core::Session& s) {
             rows.clear();
             core::StatementRun run(s, s.run_sql(sql, params_of(*holder)));
             while (run.step()) rows.push_back(detail::decode_row<R>(run.row()));
@@ -440,7 +463,7 @@ public:
     std::int64_t execute_sql(std::string_view sql, const A&... args) {
         auto holder = bind_args(args...);
         std::int64_t n = 0;
-        on(detail::Access::write, [&](core::Session& s) { n = run_write(s, s.run_sql(sql, params_of(*holder))); });
+        on(detail::Access::raw, [&](core::Session& s) { n = run_write(s, s.run_sql(sql, params_of(*holder))); });
         return n;
     }
 
@@ -781,7 +804,8 @@ public:
     // With options.retries, a serialisation failure or deadlock runs fn again (see TxOptions).
     template <class F>
     decltype(auto) transaction(F&& fn, const TxOptions& options = {}) {
-        const bool outermost = !session_ || session_->depth() == 0;
+        const core::Session* current = current_session();
+        const bool outermost = !current || current->depth() == 0;
         for (int attempt = 0;; ++attempt) {
             try {
                 return transaction_once(fn, options);
@@ -789,10 +813,12 @@ public:
                 if (!outermost || attempt >= options.retries) throw;
             } catch (const Deadlock&) {
                 if (!outermost || attempt >= options.retries) throw;
-            } catch (const ConnectionError&) {
+            } catch (const ConnectionError& e) {
                 // Lost before COMMIT (a lost COMMIT is InDoubt): the server rolled it back. On a
-                // pool the next attempt gets another connection; a Repo's own session stays broken.
-                if (!outermost || !pool_ || attempt >= options.retries) throw;
+                // pool the next attempt gets another connection; a Repo's own session stays
+                // broken. An open circuit breaker means: stop trying for now.
+                if (!outermost || !pool_ || attempt >= options.retries || !e.is_transient() || dynamic_cast<const CircuitOpen*>(&e))
+                    throw;
             }
             std::this_thread::sleep_for(core::retry_pause(attempt));
         }
@@ -809,9 +835,14 @@ private:
     template <class F>
     decltype(auto) transaction_once(F& fn, const TxOptions& options) {
         if (session_) return in_transaction(*this, fn, options);
+        if (core::Session* held = detail::bound_session(pool_)) {  // inside this thread's transaction: a savepoint
+            Repo bound(*held, *this);
+            return in_transaction(bound, fn, options);
+        }
         // Writer mode: the turn first, so that transactions waiting for it hold no connection.
         auto turn = options.read_only ? std::unique_lock<std::timed_mutex>() : pool_->write_turn();
         Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
+        detail::TxBinding binding(pool_, lease.session());
         Repo bound(lease.session(), *this);
         return in_transaction(bound, fn, options);
     }
@@ -950,6 +981,9 @@ private:
     // runs it again after a transient failure where that is safe (RepoOptions).
     void routed(detail::Access access, const core::Node* statement, detail::SessionFn f);
     detail::SessionUse use_for_read(const core::Node& statement);
+    // The session calls run on without a checkout: this Repo's own, or this thread's pooled
+    // transaction's; null on a pool outside a transaction.
+    core::Session* current_session() const noexcept { return session_ ? session_ : detail::bound_session(pool_); }
     // Read-your-writes: remembers the primary's WAL position after a write or commit on `s`.
     void note_write(core::Session& s) noexcept;
 

@@ -482,16 +482,18 @@ std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
 // stream_from is unsafe with a column list).
 class PgCursor final : public core::Cursor {
 public:
-    // `own_transaction`: the cursor was declared in a transaction of its own (behind a
-    // transaction pooler, instead of WITH HOLD), ended when the cursor goes.
-    PgCursor(PgConnection& c, std::string name, std::uint32_t batch, std::optional<std::uint64_t> scope, bool own_transaction = false)
-        : conn_(c), name_(std::move(name)), batch_(batch), scope_(scope), own_transaction_(own_transaction) {}
+    PgCursor(PgConnection& c, std::string name, std::uint32_t batch, std::optional<std::uint64_t> scope)
+        : conn_(c), name_(std::move(name)), batch_(batch), scope_(scope) {}
+    // No cursor on the server: the whole result, read already (behind a transaction pooler).
+    PgCursor(PgConnection& c, Result all) : conn_(c), batch_(0), result_(std::move(all)), exhausted_(true) {
+        row_.result = result_.get();
+        rows_ = PQntuples(result_.get());
+    }
     ~PgCursor() override {
         // A cursor declared in a transaction ended with it; a WITH HOLD one lives until closed.
-        if (!conn_.usable() || (scope_ && *scope_ != conn_.scope())) return;
+        if (name_.empty() || !conn_.usable() || (scope_ && *scope_ != conn_.scope())) return;
         try {
-            if (own_transaction_) conn_.execute("COMMIT");  // only read: nothing to lose
-            else conn_.exec("CLOSE " + name_);
+            conn_.exec("CLOSE " + name_);
         } catch (...) {
             // The transaction around failed earlier. A cursor declared in a transaction goes
             // when it ends; a WITH HOLD one stays on the server until the connection closes.
@@ -517,7 +519,6 @@ private:
     std::string name_;
     std::uint32_t batch_;
     std::optional<std::uint64_t> scope_;  // empty: WITH HOLD
-    bool own_transaction_;
     Result result_;
     PgRow row_;
     int next_ = 0, rows_ = 0;
@@ -535,18 +536,9 @@ std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, co
     }
     if (pooler_) {
         // Behind a transaction pooler a WITH HOLD cursor would stay on a server connection the
-        // next FETCH may not get: the stream holds a transaction of its own until it ends.
-        execute("BEGIN");
-        try {
-            exec_params("DECLARE " + name + " NO SCROLL CURSOR FOR " + std::string(sql), text);
-        } catch (...) {
-            try {
-                execute("ROLLBACK");
-            } catch (...) {
-            }
-            throw;
-        }
-        return std::make_unique<PgCursor>(*this, std::move(name), batch ? batch : 1000, scope_, true);
+        // next FETCH may not get, and a transaction held for the stream would swallow the
+        // statements run while it is read: outside a transaction, the result comes whole.
+        return std::make_unique<PgCursor>(*this, exec_params(std::string(sql), text));
     }
     // Outside a transaction: a WITH HOLD cursor, declared in a transaction of its own, so that
     // statements run while the stream is read commit as they would without it. The server keeps
@@ -569,29 +561,66 @@ std::unique_ptr<core::Cursor> PgConnection::open_cursor(std::string_view sql, co
 
 namespace {
 
-// Takes quarry's own `pgbouncer=true|false` out of a connection string (a URL's query
-// parameter, or a key=value pair), which libpq would refuse. Whether it was true.
+// Takes quarry's own `pgbouncer=true|false` out of a connection string, which libpq would
+// refuse: a parameter of a URL's query, or a key=value pair (libpq's syntax: spaces around
+// '=', single-quoted values with backslash escapes). Whether it was true.
+bool flag_value(std::string_view value) {
+    if (value == "true" || value == "1") return true;
+    if (value == "false" || value == "0") return false;
+    throw InvalidUrl("invalid PostgreSQL connection string: pgbouncer=" + std::string(value) + " (expected true or false)");
+}
+
 bool take_pgbouncer_flag(std::string& conninfo) {
-    const bool url = conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://");
-    const std::string key = "pgbouncer=";
-    for (std::size_t at = conninfo.find(key); at != std::string::npos; at = conninfo.find(key, at + 1)) {
-        const char before = at == 0 ? ' ' : conninfo[at - 1];
-        if (url ? before != '?' && before != '&' : before != ' ' && before != '\t') continue;
-        const std::size_t value_at = at + key.size();
-        std::size_t end = url ? conninfo.find('&', value_at) : conninfo.find_first_of(" \t", value_at);
-        if (end == std::string::npos) end = conninfo.size();
-        const std::string value = conninfo.substr(value_at, end - value_at);
-        bool on;
-        if (value == "true" || value == "1") on = true;
-        else if (value == "false" || value == "0") on = false;
-        else throw InvalidUrl("invalid PostgreSQL connection string: pgbouncer=" + value + " (expected true or false)");
-        // Remove the pair with one separator next to it.
-        if (url && before == '?') conninfo.erase(at, end < conninfo.size() ? end + 1 - at : end - at);
-        else conninfo.erase(at - (at > 0 ? 1 : 0), end - at + (at > 0 ? 1 : 0));
-        if (url && !conninfo.empty() && conninfo.back() == '?') conninfo.pop_back();
+    if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
+        const std::size_t query = conninfo.find('?');
+        if (query == std::string::npos) return false;
+        std::string kept;
+        bool on = false;
+        for (std::size_t at = query + 1; at <= conninfo.size();) {
+            std::size_t end = conninfo.find('&', at);
+            if (end == std::string::npos) end = conninfo.size();
+            const std::string_view param(conninfo.data() + at, end - at);
+            if (param.starts_with("pgbouncer=")) on = flag_value(param.substr(10));
+            else if (!param.empty()) kept += (kept.empty() ? "" : "&") + std::string(param);
+            at = end + 1;
+        }
+        conninfo.resize(query);
+        if (!kept.empty()) conninfo += "?" + kept;
         return on;
     }
-    return false;
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    std::string kept;
+    bool on = false;
+    std::size_t i = 0;
+    const std::size_t n = conninfo.size();
+    while (i < n) {
+        while (i < n && space(conninfo[i])) ++i;
+        if (i == n) break;
+        const std::size_t pair = i;
+        while (i < n && conninfo[i] != '=' && !space(conninfo[i])) ++i;
+        const std::string key = conninfo.substr(pair, i - pair);
+        while (i < n && space(conninfo[i])) ++i;
+        if (i == n || conninfo[i] != '=') return on;  // malformed: libpq will say so
+        ++i;
+        while (i < n && space(conninfo[i])) ++i;
+        std::string value;
+        if (i < n && conninfo[i] == '\'') {
+            for (++i; i < n && conninfo[i] != '\''; ++i) {
+                if (conninfo[i] == '\\' && i + 1 < n) ++i;
+                value += conninfo[i];
+            }
+            if (i < n) ++i;  // the closing quote
+        } else {
+            while (i < n && !space(conninfo[i])) {
+                if (conninfo[i] == '\\' && i + 1 < n) ++i;
+                value += conninfo[i++];
+            }
+        }
+        if (key == "pgbouncer") on = flag_value(value);
+        else kept += (kept.empty() ? "" : " ") + conninfo.substr(pair, i - pair);
+    }
+    conninfo = kept;
+    return on;
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 struct Lease::Slot {
     std::unique_ptr<core::Session> session;
     Clock::time_point created, expires, last_used, acquired_at;
-    std::string where;
+    CallSite where;  // formatted only for a leak report
     bool in_use = false;
     bool leak_reported = false;
     bool suspect = false;  // another connection broke since this one was last used: ping it first
@@ -81,6 +81,15 @@ bool healthy(core::Session& s) noexcept {
     }
 }
 
+// The URL with libpq's connect_timeout added, unless it is not PostgreSQL's or sets one.
+std::string with_connect_timeout(std::string url, std::chrono::milliseconds t) {
+    if (t.count() <= 0 || url.starts_with("sqlite:") || url.find("connect_timeout=") != std::string::npos) return url;
+    const auto seconds = std::max<std::int64_t>(2, (t.count() + 999) / 1000);
+    if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + std::to_string(seconds);
+    return url + " connect_timeout=" + std::to_string(seconds);
+}
+
 }  // namespace
 
 struct Pool::Impl {
@@ -136,24 +145,30 @@ struct Pool::Impl {
     bool circuit_open() const {  // lock held
         return o.breaker_threshold > 0 && failures_in_row >= o.breaker_threshold;
     }
-    // Whether a connect may be tried now; while the breaker is open, only its one trial may.
-    bool may_connect() {  // lock held
-        if (!circuit_open()) return true;
-        if (trial_in_flight || Clock::now() < retry_at) return false;
+    // Whether a connect may be tried now: `no`, `yes`, or `trial` (the breaker is open and this
+    // is its one trial; the caller must report its outcome with trial = true).
+    enum class Connect { no, yes, trial };
+    Connect may_connect() {  // lock held
+        if (!circuit_open()) return Connect::yes;
+        if (trial_in_flight || Clock::now() < retry_at) return Connect::no;
         trial_in_flight = true;
-        return true;
+        return Connect::trial;
     }
-    void connect_result(bool ok) {  // lock held
-        trial_in_flight = false;
+    void connect_result(bool ok, bool trial) {  // lock held
+        if (trial) trial_in_flight = false;
         if (ok) {
             failures_in_row = trips_in_row = 0;
             last_connect_error.clear();
             return;
         }
         ++counters.connect_failures;
+        const bool was_open = circuit_open();
         ++failures_in_row;
         if (!circuit_open()) return;
-        if (failures_in_row == o.breaker_threshold) ++counters.breaker_trips;
+        // The pause starts when the breaker opens and grows with each failed trial; connects
+        // that were already under way when it opened do not push it further.
+        if (was_open && !trial) return;
+        if (!was_open) ++counters.breaker_trips;
         const auto pause = std::min<std::chrono::milliseconds>(o.breaker_max_cooldown, o.breaker_cooldown * (std::int64_t{1} << std::min(trips_in_row, 20)));
         ++trips_in_row;
         retry_at = Clock::now() + pause;
@@ -164,25 +179,32 @@ struct Pool::Impl {
                            " connects failed in a row), not trying again for now; " + state_locked().describe());
     }
 
-    // A new session, made outside the lock. Null (with last_connect_error set) when it failed.
-    std::unique_ptr<Lease::Slot> open_slot() {
-        auto slot = std::make_unique<Lease::Slot>();
+    // A new session, made outside the lock. Null (with last_connect_error set) when the
+    // database could not be reached; other errors propagate. `trial`: the breaker's trial.
+    std::unique_ptr<Lease::Slot> open_slot(bool trial = false) {
+        std::unique_ptr<Lease::Slot> slot;
         try {
+            slot = std::make_unique<Lease::Slot>();
             slot->session = std::make_unique<core::Session>(connect(), o.statement_cache);
             if (o.statement_timeout.count() > 0) slot->session->set_statement_timeout(o.statement_timeout);
             if (o.on_connect) o.on_connect(*slot->session);
         } catch (const std::exception& e) {
             std::lock_guard lock(m);
             last_connect_error = e.what();
-            connect_result(false);
+            connect_result(false, trial);
             // A database that cannot be reached may come back; a malformed URL, an option the
             // database refuses or a failing on_connect will not: the caller sees that error.
             const auto* lost = dynamic_cast<const ConnectionError*>(&e);
             if (!lost || !lost->is_transient()) throw;
             return nullptr;
+        } catch (...) {
+            std::lock_guard lock(m);
+            last_connect_error = "a connect or on_connect failed with an exception that is not a std::exception";
+            connect_result(false, trial);
+            throw;
         }
         std::lock_guard lock(m);
-        connect_result(true);
+        connect_result(true, trial);
         const auto now = Clock::now();
         slot->created = slot->last_used = now;
         if (o.max_lifetime.count() > 0) {
@@ -259,7 +281,7 @@ struct Pool::Impl {
 };
 
 Pool::Pool(std::string url, PoolOptions options)
-    : Pool([url = std::move(url)] { return core::connect(url); }, std::move(options)) {}
+    : Pool([url = with_connect_timeout(std::move(url), options.connect_timeout)] { return core::connect(url); }, std::move(options)) {}
 
 Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options) : impl_(std::make_unique<Impl>()) {
     auto& im = *impl_;
@@ -345,7 +367,7 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
     auto hand_out = [&](Lease::Slot* s) {  // lock held
         s->in_use = true;
         s->acquired_at = Clock::now();
-        s->where = site(where);
+        s->where = where;
         s->leak_reported = false;
         im.apply_telemetry(*s);
         im.record_wait(s->acquired_at - start, queued);
@@ -394,10 +416,18 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
             return hand_out(s);
         }
         if (im.slots.size() + im.connecting < im.o.max_size) {
-            // The breaker is open: fail fast, unless connections in use may come back.
-            if (!im.may_connect()) {
-                if (im.slots.empty() && im.connecting == 0) throw im.circuit_error();
-                if (Clock::now() >= deadline) throw timed_out();
+            // The breaker is open: fail fast, unless connections in use may come back. The room
+            // this acquire leaves goes to the next waiter, who decides for itself.
+            const auto connect = im.may_connect();
+            if (connect == Impl::Connect::no) {
+                if (im.slots.empty() && im.connecting == 0) {
+                    im.offer_room();
+                    throw im.circuit_error();
+                }
+                if (Clock::now() >= deadline) {
+                    im.offer_room();
+                    throw timed_out();
+                }
                 std::condition_variable pause;  // only a timer: wait for a release or the trial
                 pause.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(10)));
                 continue;
@@ -406,7 +436,7 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
             lock.unlock();
             std::unique_ptr<Lease::Slot> fresh;
             try {
-                fresh = im.open_slot();
+                fresh = im.open_slot(connect == Impl::Connect::trial);
             } catch (...) {  // an error retrying cannot mend: give the room back, tell the caller
                 lock.lock();
                 --im.connecting;
@@ -494,7 +524,7 @@ void Pool::Impl::housekeeping() {
                 if (s->in_use && !s->leak_reported && now - s->acquired_at > o.leak_threshold) {
                     s->leak_reported = true;
                     ++counters.leaks;
-                    leaks.push_back({s->where, std::chrono::duration_cast<std::chrono::milliseconds>(now - s->acquired_at)});
+                    leaks.push_back({site(s->where), std::chrono::duration_cast<std::chrono::milliseconds>(now - s->acquired_at)});
                 }
         // Topping up waits while the breaker is open: acquirers make its trial connects.
         const std::size_t missing =

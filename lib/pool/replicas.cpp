@@ -42,7 +42,9 @@ std::uint64_t lsn_of(core::Session& s, std::string_view sql) {
 
 std::uint64_t wal_position(core::Session& s) {
     if (s.dialect().name() != "postgres") return 0;
-    return lsn_of(s, "SELECT pg_current_wal_lsn()::text");
+    // The insert position: at or past the end of every commit record, also with asynchronous
+    // commit (the write position can still be short of it then).
+    return lsn_of(s, "SELECT pg_current_wal_insert_lsn()::text");
 }
 
 struct Replicas::Impl {
@@ -62,7 +64,8 @@ struct Replicas::Impl {
     std::thread prober;
 
     // Opens the replica's pool if it has none, then checks that a connection answers.
-    bool probe(Replica& r) {
+    // `at_start`: a malformed URL is the caller's error (later it cannot change).
+    bool probe(Replica& r, bool at_start) {
         try {
             if (!r.pool) {
                 auto pool = std::make_unique<Pool>(r.url, o.pool);
@@ -73,7 +76,8 @@ struct Replicas::Impl {
             lease->connection().execute("SELECT 1");
             return true;
         } catch (const InvalidUrl&) {
-            throw;
+            if (at_start) throw;
+            return false;
         } catch (const std::exception& e) {
             std::lock_guard lock(m);
             r.last_error = e.what();
@@ -89,7 +93,7 @@ struct Replicas::Impl {
             for (auto& r : replicas) {
                 if (r->in_rotation.load()) continue;
                 lock.unlock();
-                const bool ok = probe(*r);
+                const bool ok = probe(*r, false);
                 lock.lock();
                 if (ok) {
                     r->last_error.clear();
@@ -110,7 +114,7 @@ Replicas::Replicas(std::vector<std::string> urls, ReplicaOptions options) : impl
         im.replicas.push_back(std::move(r));
     }
     for (auto& r : im.replicas)
-        if (im.probe(*r)) r->in_rotation.store(true);
+        if (im.probe(*r, true)) r->in_rotation.store(true);
     im.prober = std::thread([this] { impl_->probe_loop(); });
 }
 
@@ -157,8 +161,12 @@ std::optional<Replicas::Pick> Replicas::acquire_read() {
     for (auto i : order) {
         try {
             return Pick{im.replicas[i]->pool->acquire(), i};
-        } catch (const PoolTimeout&) {
-            // Busy, not broken: the primary serves this read, the replica stays in rotation.
+        } catch (const PoolTimeout& e) {
+            // Busy, not broken, unless its connects fail: the primary serves this read, and the
+            // replica stays in rotation only when it is merely busy.
+            if (!e.state().last_connect_error.empty()) failed(i, e.what());
+        } catch (const PoolOverloaded&) {
+            // Busy: as above.
         } catch (const std::exception& e) {
             failed(i, e.what());
         }
@@ -171,6 +179,7 @@ void Replicas::failed(std::size_t index, const std::string& why) {
     std::lock_guard lock(impl_->m);
     r.last_error = why;
     r.in_rotation.store(false);
+    r.replayed.store(0);  // it may come back as another server (re-cloned): ask it again
 }
 
 bool Replicas::caught_up(std::size_t index, core::Session& s, std::uint64_t position) {

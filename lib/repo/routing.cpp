@@ -31,6 +31,7 @@ bool only_reads(const core::Node& statement) {
 
 // Whether running the call again is safe and may succeed.
 bool worth_retrying(const std::exception& e, detail::Access access) {
+    if (access == detail::Access::raw) return false;  // quarry cannot know what raw SQL did before it failed
     if (dynamic_cast<const CircuitOpen*>(&e) || dynamic_cast<const InvalidUrl*>(&e)) return false;  // stop hammering
     if (const auto* lost = dynamic_cast<const ConnectionError*>(&e))
         return access == detail::Access::read || lost->not_applied();
@@ -39,12 +40,34 @@ bool worth_retrying(const std::exception& e, detail::Access access) {
            dynamic_cast<const DatabaseBusy*>(&e);
 }
 
+thread_local detail::TxBinding* innermost_binding = nullptr;
+
 }  // namespace
 
+namespace detail {
+
+TxBinding::TxBinding(const Pool* pool, core::Session& session) noexcept
+    : pool_(pool), session_(&session), outer_(innermost_binding) {
+    innermost_binding = this;
+}
+TxBinding::~TxBinding() { innermost_binding = outer_; }
+
+core::Session* bound_session(const Pool* pool) noexcept {
+    for (const TxBinding* b = innermost_binding; b; b = b->outer_)
+        if (b->pool_ == pool) return b->session_;
+    return nullptr;
+}
+
+}  // namespace detail
+
 void Repo::routed(detail::Access access, const core::Node* statement, detail::SessionFn f) {
-    // A "read" with a statement may still write (INSERT ... RETURNING through all()) or lock.
-    if (access == detail::Access::read && statement && (replicas_ || pool_->options().single_writer) && !only_reads(*statement))
-        access = detail::Access::write;
+    if (core::Session* held = detail::bound_session(pool_)) {  // inside this thread's transaction
+        f(*held);
+        return;
+    }
+    // A "read" with a statement may still write (INSERT ... RETURNING through all()) or lock:
+    // then it is a write, for routing and for retries.
+    if (access == detail::Access::read && statement && !only_reads(*statement)) access = detail::Access::write;
     bool replica_allowed = replicas_ && access == detail::Access::read;
     for (int attempt = 0;; ++attempt) {
         if (replica_allowed) {
@@ -70,10 +93,10 @@ void Repo::routed(detail::Access access, const core::Node* statement, detail::Se
             }
         }
         try {
-            auto turn = access == detail::Access::write ? pool_->write_turn() : std::unique_lock<std::timed_mutex>();
+            auto turn = access != detail::Access::read ? pool_->write_turn() : std::unique_lock<std::timed_mutex>();
             Lease lease = pool_->acquire();
             f(lease.session());
-            if (written_ && access == detail::Access::write) note_write(lease.session());
+            if (written_ && access != detail::Access::read) note_write(lease.session());
             return;
         } catch (const std::exception& e) {
             if (attempt >= options_.statement_retries || !worth_retrying(e, access)) throw;
@@ -83,6 +106,7 @@ void Repo::routed(detail::Access access, const core::Node* statement, detail::Se
 }
 
 detail::SessionUse Repo::use_for_read(const core::Node& statement) {
+    if (core::Session* held = detail::bound_session(pool_)) return detail::SessionUse(*held);
     if (replicas_ && only_reads(statement))
         if (auto pick = replicas_->acquire_read()) {
             try {
