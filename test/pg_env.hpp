@@ -40,6 +40,7 @@ public:
         }
     }
     pqxx::connection& conn() { return conn_; }
+    const std::string& schema() const { return schema_; }
 
 private:
     pqxx::connection conn_;

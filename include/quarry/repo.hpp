@@ -245,6 +245,8 @@ class Changeset;
 template <class T>
 class Result;
 class Repo;
+class Multi;
+class MultiResult;
 
 // Lifecycle hooks of a schema: specialise quarry::hooks<T> with any of
 //   static void before_insert(Repo&, T& row);        static void after_insert(Repo&, const T& stored);
@@ -803,6 +805,7 @@ public:
     // leaves the outer transaction usable.
     // With options.retries, a serialisation failure or deadlock runs fn again (see TxOptions).
     template <class F>
+        requires std::invocable<F&, Repo&>
     decltype(auto) transaction(F&& fn, const TxOptions& options = {}) {
         const core::Session* current = current_session();
         const bool outermost = !current || current->depth() == 0;
@@ -823,6 +826,10 @@ public:
             std::this_thread::sleep_for(core::retry_pause(attempt));
         }
     }
+
+    // Runs a workflow's steps in a transaction (quarry/multi.hpp): every step's result, or the
+    // step that failed and why, with everything rolled back.
+    MultiResult transaction(const Multi& workflow, const TxOptions& options = {});
 
     // SQL text and parameters of a value on this repo's dialect (nothing runs).
     template <class Q>
