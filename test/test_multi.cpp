@@ -20,7 +20,7 @@ User user(const std::string& name) {
 }
 
 Changeset<User> signup(const std::string& name, const std::string& email) {
-    return cast(User{.age = 30, .active = true}, {{"name", name}, {"email", email}}, &User::name, &User::email) |
+    return cast(User{.id = 0, .name = "", .email = "", .age = 30, .active = true, .inserted_at = {}}, {{"name", name}, {"email", email}}, &User::name, &User::email) |
            validate_required(&User::name, &User::email) | unique_constraint(&User::email);
 }
 
@@ -88,7 +88,7 @@ void check_multi(Repo& repo) {
             {"insert, unique constraint", Multi() | multi::insert("x", signup("Dup", existing.email)), "insert"},
             {"insert, invalid before the transaction", Multi() | multi::insert("x", signup("", "")), "insert"},
             {"update of a missing row", Multi() | multi::update("x", User{.id = existing.id + 1000, .name = "n", .email = "n@x"}), "update"},
-            {"delete of a missing row", Multi() | multi::remove("x", User{.id = existing.id + 1000}), "delete"},
+            {"delete of a missing row", Multi() | multi::remove("x", User{.id = existing.id + 1000, .name = "", .email = "", .age = 0, .active = false, .inserted_at = {}}), "delete"},
             {"insert_all with a duplicate", Multi() | multi::insert_all("x", std::vector<User>{user("u1"), user("existing")}), "insert_all"},
             {"update_all breaking a constraint", Multi() | multi::update_all("x", from<User>(), set(&User::email, std::string("same@x"))),
              "update_all"},
@@ -125,7 +125,7 @@ void check_multi(Repo& repo) {
         const auto make_posts = [](Repo&, const multi::Results& r) {
             Multi more;
             for (int i = 0; i < r.get<int>("how_many"); ++i)
-                more = more | multi::insert("post" + std::to_string(i), Post{.user_id = r.get<User>("author").id, .title = "p" + std::to_string(i)});
+                more = more | multi::insert("post" + std::to_string(i), Post{.user_id = r.get<User>("author").id, .title = "p" + std::to_string(i), .body = {}});
             return more;
         };
         const auto head = Multi() | multi::put("how_many", 3) | multi::insert("author", user("author"));

@@ -275,31 +275,30 @@ Step delete_all(std::string name, const Query<R, S>& q) {
     return execute(std::move(name), quarry::delete_all(q), "delete_all");
 }
 
+namespace detail {
+template <class Read>
+Step read_step(std::string name, const char* kind, Read read) {
+    Step s;
+    s.name = std::move(name);
+    s.kind = kind;
+    s.run = [read = std::move(read)](Repo& repo, const Results&, std::any&, std::vector<FieldError>&) { return std::any(read(repo)); };
+    return s;
+}
+}  // namespace detail
+
 // Reads: exactly one row (NoResults / MultipleResults fail the step), every row
 // (std::vector<row>), whether any row exists (bool).
 template <class Q>
 Step one(std::string name, Q q) {
-    Step s;
-    s.name = std::move(name);
-    s.kind = "one";
-    s.run = [q](Repo& repo, const Results&, std::any&, std::vector<FieldError>&) { return std::any(repo.one(q)); };
-    return s;
+    return detail::read_step(std::move(name), "one", [q = std::move(q)](Repo& repo) { return repo.one(q); });
 }
 template <class Q>
 Step all(std::string name, Q q) {
-    Step s;
-    s.name = std::move(name);
-    s.kind = "all";
-    s.run = [q](Repo& repo, const Results&, std::any&, std::vector<FieldError>&) { return std::any(repo.all(q)); };
-    return s;
+    return detail::read_step(std::move(name), "all", [q = std::move(q)](Repo& repo) { return repo.all(q); });
 }
 template <class Q>
 Step exists(std::string name, Q q) {
-    Step s;
-    s.name = std::move(name);
-    s.kind = "exists";
-    s.run = [q](Repo& repo, const Results&, std::any&, std::vector<FieldError>&) { return std::any(repo.exists(q)); };
-    return s;
+    return detail::read_step(std::move(name), "exists", [q = std::move(q)](Repo& repo) { return repo.exists(q); });
 }
 
 // fn(repo, results) -> V: anything; its return value is the result (void: none stored but the
