@@ -182,6 +182,15 @@ public:
     // Closes idle connections and refuses new acquires; leases out close when returned.
     void close();
 
+    // For the test sandbox (quarry/sandbox.hpp): from pin(lease) until unpin(), every acquire
+    // returns `lease`'s session, to one thread at a time (the others wait their turn within
+    // their acquire timeout; the thread holding it may acquire again). When the outermost of a
+    // thread's leases on it returns, what that thread left open is rolled back to the depth the
+    // session had at pin(). unpin() waits for the turn.
+    void pin(Lease& lease);
+    void unpin() noexcept;
+    bool pinned() const noexcept;
+
 private:
     friend class Lease;
     struct Impl;

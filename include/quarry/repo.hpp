@@ -316,6 +316,7 @@ public:
         return *s;
     }
     bool pooled() const noexcept { return pool_ != nullptr; }
+    Pool* pool() const noexcept { return pool_; }
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).
     detail::SessionUse use() {
@@ -328,8 +329,9 @@ public:
     // be plain). f may run more than once: it must start from scratch each time.
     template <class F>
     void on(detail::Access access, F&& f, const core::Node* statement = nullptr) {
-        if (session_) f(*session_);
-        else routed(access, statement, detail::SessionFn(f));
+        if (!session_) routed(access, statement, detail::SessionFn(f));
+        else if (session_->guards_statements()) guarded(*session_, detail::SessionFn(f));
+        else f(*session_);
     }
     // One QueryEvent per statement from now on (an empty sink turns telemetry off).
     void set_telemetry(TelemetrySink sink) {
@@ -988,6 +990,8 @@ private:
     // runs it again after a transient failure where that is safe (RepoOptions).
     void routed(detail::Access access, const core::Node* statement, detail::SessionFn f);
     detail::SessionUse use_for_read(const core::Node& statement);
+    // f(s) in a savepoint of its own (the test sandbox on PostgreSQL: Session::guard_statements_at).
+    static void guarded(core::Session& s, detail::SessionFn f);
     // The session calls run on without a checkout: this Repo's own, or this thread's pooled
     // transaction's; null on a pool outside a transaction.
     core::Session* current_session() const noexcept { return session_ ? session_ : detail::bound_session(pool_); }

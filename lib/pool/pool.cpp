@@ -130,6 +130,13 @@ struct Pool::Impl {
     Histogram acquire_times;
     std::thread keeper;
     std::timed_mutex write_gate;  // single_writer
+    // pin(): the sandbox's session, whose thread holds the turn, and how many leases it has.
+    Lease::Slot* pinned = nullptr;
+    std::atomic<bool> is_pinned{false};  // pinned != nullptr, read without the lock
+    int pinned_base_depth = 0;
+    std::thread::id turn_owner{};
+    int turn_leases = 0;
+    std::condition_variable turn_free;
 
     PoolState state_locked() const {
         PoolState s;
@@ -320,6 +327,27 @@ const core::Dialect& Pool::dialect() const noexcept { return *impl_->dialect; }
 
 const PoolOptions& Pool::options() const noexcept { return impl_->o; }
 
+void Pool::pin(Lease& lease) {
+    auto& im = *impl_;
+    if (lease.pool_ != this) throw Error("pool: pin() takes a lease of this pool");
+    std::lock_guard lock(im.m);
+    if (im.pinned) throw Error("pool: already pinned (one sandbox at a time)");
+    im.pinned = lease.slot_;
+    im.pinned_base_depth = lease.session().depth();
+    im.is_pinned.store(true, std::memory_order_release);
+}
+
+bool Pool::pinned() const noexcept { return impl_->is_pinned.load(std::memory_order_acquire); }
+
+void Pool::unpin() noexcept {
+    auto& im = *impl_;
+    std::unique_lock lock(im.m);
+    im.turn_free.wait(lock, [&] { return im.turn_leases == 0; });
+    im.pinned = nullptr;
+    im.is_pinned.store(false, std::memory_order_release);
+    im.turn_free.notify_all();
+}
+
 std::unique_lock<std::timed_mutex> Pool::write_turn() {
     auto& im = *impl_;
     if (!im.o.single_writer) return {};
@@ -378,6 +406,18 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
         const auto st = im.state_locked();
         return PoolTimeout("pool: no connection within " + std::to_string(timeout.count()) + " ms; " + st.describe(), st);
     };
+    if (im.pinned) {
+        const auto me = std::this_thread::get_id();
+        if (!im.turn_free.wait_until(lock, deadline, [&] { return !im.pinned || im.turn_leases == 0 || im.turn_owner == me; }))
+            throw PoolTimeout("pool: the sandbox's connection stayed in use by another thread for " + std::to_string(timeout.count()) +
+                                  " ms (shared sandbox mode: threads take turns)",
+                              im.state_locked());
+        if (im.pinned) {
+            im.turn_owner = me;
+            ++im.turn_leases;
+            return Lease(this, im.pinned);
+        }
+    }
     for (;;) {
         if (im.closed) throw Error("pool: closed");
         if (!im.idle.empty()) {
@@ -481,6 +521,17 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
 
 void Pool::give_back(Lease::Slot* s) noexcept {
     auto& im = *impl_;
+    {
+        std::unique_lock lock(im.m);
+        if (s == im.pinned) {
+            if (--im.turn_leases == 0) {
+                while (s->session->depth() > im.pinned_base_depth) s->session->rollback();
+                im.turn_owner = {};
+                im.turn_free.notify_all();
+            }
+            return;
+        }
+    }
     // Outside the lock: end a transaction the holder left open, and see whether the
     // connection survived.
     while (s->session->depth() > 0) s->session->rollback();

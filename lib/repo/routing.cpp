@@ -65,10 +65,17 @@ void Repo::routed(detail::Access access, const core::Node* statement, detail::Se
         f(*held);
         return;
     }
+    if (pool_->pinned()) {  // a test sandbox: its one connection, no retries
+        Lease lease = pool_->acquire();
+        if (lease->guards_statements()) guarded(lease.session(), f);
+        else f(lease.session());
+        return;
+    }
     // A "read" with a statement may still write (INSERT ... RETURNING through all()) or lock:
     // then it is a write, for routing and for retries.
     if (access == detail::Access::read && statement && !only_reads(*statement)) access = detail::Access::write;
-    bool replica_allowed = replicas_ && access == detail::Access::read;
+    // In a test sandbox the replicas cannot see the sandbox's writes: everything on the primary.
+    bool replica_allowed = replicas_ && access == detail::Access::read && !pool_->pinned();
     for (int attempt = 0;; ++attempt) {
         if (replica_allowed) {
             if (auto pick = replicas_->acquire_read()) {
@@ -105,9 +112,20 @@ void Repo::routed(detail::Access access, const core::Node* statement, detail::Se
     }
 }
 
+void Repo::guarded(core::Session& s, detail::SessionFn f) {
+    s.begin();
+    try {
+        f(s);
+    } catch (...) {
+        s.rollback();
+        throw;
+    }
+    s.commit();
+}
+
 detail::SessionUse Repo::use_for_read(const core::Node& statement) {
     if (core::Session* held = detail::bound_session(pool_)) return detail::SessionUse(*held);
-    if (replicas_ && only_reads(statement))
+    if (replicas_ && only_reads(statement) && !pool_->pinned())
         if (auto pick = replicas_->acquire_read()) {
             try {
                 if (!written_ || replicas_->caught_up(pick->index, pick->lease.session(), written_->load()))

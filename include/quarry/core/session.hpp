@@ -103,6 +103,11 @@ public:
     void commit();
     void rollback() noexcept;  // best effort: used while unwinding
     int depth() const noexcept { return depth_; }
+    // Test sandbox: at transaction depth `depth` (-1: never) each Repo statement runs in a
+    // savepoint of its own, so that a failing one leaves the sandbox's transaction usable as
+    // autocommit would (PostgreSQL aborts a whole transaction on any error).
+    void guard_statements_at(int depth) noexcept { guard_depth_ = depth; }
+    bool guards_statements() const noexcept { return guard_depth_ >= 0 && depth_ == guard_depth_; }
 
 private:
     struct Entry {
@@ -126,6 +131,7 @@ private:
     std::vector<Value> params_;
     CacheStats stats_;
     int depth_ = 0;
+    int guard_depth_ = -1;
     std::chrono::milliseconds statement_timeout_{0};
     TelemetrySink sink_;
     QueryEvent pending_;
