@@ -141,13 +141,43 @@ void check_multi(Repo& repo) {
         // Duplicate names: when the workflow is built, and when a merge brings one in.
         CHECK_THROWS_AS(head | multi::put("author", 1), QueryError);
         CHECK_THROWS_AS(head.append(head), QueryError);
-        const auto clash = head | multi::merge("again", [](Repo&, const multi::Results&) { return Multi() | multi::put("author", 0); });
+        const auto clash = Multi() | multi::put("author", 1) |
+                           multi::merge("again", [](Repo&, const multi::Results&) { return Multi() | multi::put("author", 0); });
         const auto before = rows(repo);
         auto failed = repo.transaction(clash);
         CHECK_FALSE(failed.ok());
+        CHECK(failed.failed_step() == "author");  // the merged step that reused the name
+        INFO(failed.describe());
+        CHECK(failed.describe().find("two steps are named \"author\"") != std::string::npos);
         CHECK(rows(repo) == before);
         // A persistent value: building on `head` left it as it was.
         CHECK(head.size() == 2);
+    }
+
+    SUBCASE("with retries, a transient error in a step runs the workflow again from the start; when they run out it names the step") {
+        int attempts = 0;
+        const auto flaky = Multi() | multi::insert("row", user("retried")) |
+                           multi::run("flaky", [&attempts](Repo&, const multi::Results& r) {
+                               if (++attempts < 3) throw SerializationFailure("could not serialize (test)", "", "40001");
+                               return r.size();
+                           });
+        auto out = repo.transaction(flaky, {.retries = 5});
+        REQUIRE_MESSAGE(out.ok(), out.describe());
+        CHECK(attempts == 3);
+        CHECK(out.results().get<std::size_t>("flaky") == 1);  // only this attempt's results
+        CHECK(repo.count(from<User>() | where(col(&User::name) == "retried")) == 1);  // the earlier attempts rolled back
+        attempts = -100;  // never succeeds within 2 retries
+        const auto again = Multi() | multi::insert("row", user("retried again")) | multi::merge("rest", [&](Repo&, const multi::Results&) {
+                               return Multi() | multi::run("flaky", [&attempts](Repo&, const multi::Results&) -> int {
+                                          if (++attempts < 3) throw SerializationFailure("could not serialize (test)", "", "40001");
+                                          return 0;
+                                      });
+                           });
+        auto exhausted = repo.transaction(again, {.retries = 2});
+        CHECK_FALSE(exhausted.ok());
+        CHECK(exhausted.failed_step() == "flaky");
+        CHECK_THROWS_AS(std::rethrow_exception(exhausted.exception()), SerializationFailure);
+        CHECK(repo.count(from<User>() | where(col(&User::name) == "retried again")) == 0);
     }
 
     SUBCASE("inside a transaction a workflow is a savepoint: its failure leaves the outer transaction usable") {

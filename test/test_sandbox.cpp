@@ -133,8 +133,17 @@ TEST_CASE("sandbox: misuse is refused") {
     Repo repo(db.url());
     repo.transaction([&](Repo&) { CHECK_THROWS_AS(testing::Sandbox{repo}, QueryError); });  // inside a transaction
     Pool pool(db.url(), {.max_size = 2});
+    Repo pooled(pool);
+    pooled.transaction([&](Repo&) { CHECK_THROWS_AS(testing::Sandbox{pooled}, QueryError); });
     testing::Sandbox first(pool);
-    CHECK_THROWS_AS(testing::Sandbox{pool}, Error);  // one sandbox per pool at a time
+    try {
+        testing::Sandbox second(pool);
+        FAIL("two sandboxes on one pool");
+    } catch (const QueryError& e) {
+        CHECK(std::string(e.what()).find("one sandbox per pool") != std::string::npos);
+    }
+    // The test's outermost transaction may ask for options: the sandbox's began already.
+    CHECK_NOTHROW(pooled.transaction([&](Repo& tx) { tx.count(from<User>()); }, {.isolation = Isolation::serializable}));
 }
 
 // ---- the doctest integration ------------------------------------------------------------------
@@ -155,15 +164,19 @@ const bool registered = [] {
 }();
 }  // namespace
 
+// Each finds the table empty and inserts the same unique row: in either order, the second
+// passes only if the first left nothing.
 QUARRY_TEST_CASE("QUARRY_TEST_CASE: a first test inserts a unique row") {
     CHECK(registered);
+    CHECK(shared_repo().count(from<User>()) == 0);
     shared_repo().insert(same_user());
     CHECK(shared_repo().count(from<User>()) == 1);
 }
 
-QUARRY_TEST_CASE("QUARRY_TEST_CASE: a second test inserts the same row: the first left nothing") {
+QUARRY_TEST_CASE("QUARRY_TEST_CASE: a second test inserts the same row") {
     CHECK(shared_repo().count(from<User>()) == 0);
     shared_repo().insert(same_user());
+    CHECK(shared_repo().in_transaction());
 }
 
 // ---- fixtures --------------------------------------------------------------------------------

@@ -163,8 +163,8 @@ concept callable_with = std::invocable<F&, A...>;
 
 // A row, a changeset, or a function of the results so far giving either.
 template <class V>
-auto produce(V& v, const Results& r) -> decltype(auto) {
-    if constexpr (callable_with<V, const Results&>) return v(r);
+auto produce(const V& v, const Results& r) -> decltype(auto) {
+    if constexpr (callable_with<const V, const Results&>) return v(r);
     else return (v);
 }
 
@@ -187,15 +187,15 @@ std::vector<FieldError> errors_of(const Changeset<T>& cs, std::any& invalid) {
 // insert / update / remove of a row or a changeset (or a function giving one).
 template <class V, class Write>
 Step write_step(std::string name, const char* kind, V input, Write write) {
-    using Made = std::remove_cvref_t<decltype(produce(std::declval<V&>(), std::declval<const Results&>()))>;
+    using Made = std::remove_cvref_t<decltype(produce(std::declval<const V&>(), std::declval<const Results&>()))>;
     using T = std::conditional_t<std::is_void_v<typename changeset_of<Made>::type>, Made, typename changeset_of<Made>::type>;
     static_assert(quarry::schema<T>, "quarry: a Multi write step takes a row, a changeset or a function giving one");
-    auto shared = std::make_shared<V>(std::move(input));
+    auto shared = std::make_shared<const V>(std::move(input));  // shared by copies of the workflow: only read
     Step s;
     s.name = std::move(name);
     s.kind = kind;
     s.detail = table_info<T>().name;
-    if constexpr (!callable_with<V, const Results&> && !std::is_same_v<Made, T>)
+    if constexpr (!callable_with<const V, const Results&> && !std::is_same_v<Made, T>)
         s.precheck = [shared](std::any& invalid) { return errors_of(*shared, invalid); };
     s.run = [shared, write](Repo& repo, const Results& r, std::any& invalid, std::vector<FieldError>& errors) -> std::any {
         decltype(auto) made = produce(*shared, r);
@@ -302,14 +302,16 @@ Step exists(std::string name, Q q) {
 }
 
 // fn(repo, results) -> V: anything; its return value is the result (void: none stored but the
-// name). Fails the workflow by throwing, or with multi::fail(value).
+// name). Fails the workflow by throwing, or with multi::fail(value). fn is called as const (a
+// workflow is a value that several threads may run).
 template <class F>
 Step run(std::string name, F fn) {
     Step s;
     s.name = std::move(name);
     s.kind = "run";
-    s.run = [fn = std::move(fn)](Repo& repo, const Results& r, std::any&, std::vector<FieldError>&) mutable -> std::any {
-        if constexpr (std::is_void_v<std::invoke_result_t<F&, Repo&, const Results&>>) {
+    // Called as const: a workflow may run on several threads at once.
+    s.run = [fn = std::move(fn)](Repo& repo, const Results& r, std::any&, std::vector<FieldError>&) -> std::any {
+        if constexpr (std::is_void_v<std::invoke_result_t<const F&, Repo&, const Results&>>) {
             fn(repo, r);
             return std::any();
         } else {

@@ -316,6 +316,11 @@ public:
         return *s;
     }
     bool pooled() const noexcept { return pool_ != nullptr; }
+    // Whether calls on this Repo (from this thread) run inside a transaction now.
+    bool in_transaction() const noexcept {
+        const core::Session* s = current_session();
+        return s && s->depth() > 0;
+    }
     Pool* pool() const noexcept { return pool_; }
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).

@@ -28,6 +28,7 @@ public:
             { r.pool() } -> std::same_as<Pool*>;
         }
     explicit Sandbox(R& repo) {
+        if (repo.in_transaction()) throw QueryError("a sandbox must start outside any transaction");
         if (Pool* p = repo.pool()) start(*p);
         else start(repo.session());
     }
@@ -36,8 +37,11 @@ public:
     Sandbox(const Sandbox&) = delete;
     Sandbox& operator=(const Sandbox&) = delete;
     ~Sandbox() {
-        if (pool_) pool_->unpin();  // waits for the threads still using the connection
+        // Waits (up to the acquire timeout) for the threads still using the connection; join
+        // them before the sandbox ends.
+        if (pool_) pool_->unpin();
         s_->guard_statements_at(-1);
+        s_->set_sandbox_depth(0);
         while (s_->depth() > depth_) s_->rollback();
     }
 
@@ -47,16 +51,20 @@ private:
         depth_ = s.depth();
         if (depth_ != 0) throw QueryError("a sandbox must start outside any transaction");
         s.begin();
+        s.set_sandbox_depth(depth_ + 1);
         // PostgreSQL aborts a transaction on any error: each statement of the test gets a
         // savepoint, so that a failing one (a test of a constraint) behaves as in autocommit.
         if (s.dialect().name() == "postgres") s.guard_statements_at(depth_ + 1);
     }
     void start(Pool& pool) {
+        if (pool.pinned()) throw QueryError("this pool is in a sandbox already (one sandbox per pool at a time)");
         lease_ = pool.acquire();
         start(lease_.session());
         try {
             pool.pin(lease_);
         } catch (...) {
+            s_->guard_statements_at(-1);
+            s_->set_sandbox_depth(0);
             s_->rollback();
             throw;
         }

@@ -139,11 +139,18 @@ MultiResult run_multi(Repo& repo, const Multi& workflow, const TxOptions& option
         out.invalid_ = std::move(invalid);
         return out;
     }
-    const multi::Step* current = nullptr;
-    // Runs `list` in order on `r`; on a failure, records it and unwinds.
+    // Where the running attempt is: the step (by name and kind: a merged step's workflow is gone
+    // once its merge returns) and whether every step has run (then only COMMIT can fail). A
+    // transient error a retry will take is remembered by identity, so that when the retries
+    // run out the report names its step, and a failure of the next BEGIN is not blamed on it.
+    std::string current_name, current_kind;
+    bool body_done = false;
+    std::exception_ptr retried;
+    std::string retried_name, retried_kind;
     std::function<void(Repo&, const std::vector<const multi::Step*>&)> run_steps = [&](Repo& r, const std::vector<const multi::Step*>& list) {
         for (const auto* s : list) {
-            current = s;
+            current_name = s->name;
+            current_kind = s->kind;
             std::any invalid;
             std::vector<FieldError> errors;
             std::any value;
@@ -164,7 +171,13 @@ MultiResult run_multi(Repo& repo, const Multi& workflow, const TxOptions& option
                 throw Unwind{};
             } catch (...) {
                 auto e = std::current_exception();
-                if (options.retries > 0 && retried_by_transaction(e)) throw;  // Repo::transaction runs it all again
+                if (retried && e == retried) throw;  // from a merged step, recorded there
+                if (options.retries > 0 && retried_by_transaction(e)) {  // Repo::transaction runs it all again
+                    retried = e;
+                    retried_name = s->name;
+                    retried_kind = s->kind;
+                    throw;
+                }
                 failed(*s);
                 out.exception_ = e;
                 throw Unwind{};
@@ -187,17 +200,30 @@ MultiResult run_multi(Repo& repo, const Multi& workflow, const TxOptions& option
     try {
         repo.transaction([&](Repo& r) {
             out.results_ = multi::Results{};  // a retry starts over
-            current = nullptr;
+            current_name.clear();
+            current_kind.clear();
+            body_done = false;
             run_steps(r, steps);
+            body_done = true;
         }, options);
     } catch (const Unwind&) {
         // Recorded; the transaction is rolled back.
     } catch (...) {
-        // The transaction itself failed: BEGIN, COMMIT (a deferred constraint, InDoubt), or a
-        // step's transient error after the retries ran out.
-        out.failed_step_ = current && out.results_.contains(current->name) ? "commit" : current ? current->name : "begin";
-        out.failed_kind_ = current && out.failed_step_ == current->name ? current->kind : "";
-        out.exception_ = std::current_exception();
+        auto e = std::current_exception();
+        out.exception_ = e;
+        if (retried && e == retried) {
+            // A step's transient error, after the retries ran out.
+            out.failed_step_ = retried_name;
+            out.failed_kind_ = retried_kind;
+        } else if (body_done) {
+            out.failed_step_ = "commit";  // a deferred constraint, InDoubt
+        } else if (!current_name.empty() && !retried) {
+            out.failed_step_ = current_name;
+            out.failed_kind_ = current_kind;
+        } else {
+            out.failed_step_ = "begin";  // no connection, BEGIN refused (a retry's included)
+            out.results_ = multi::Results{};
+        }
     }
     return out;
 }

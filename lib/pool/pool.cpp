@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -342,7 +343,17 @@ bool Pool::pinned() const noexcept { return impl_->is_pinned.load(std::memory_or
 void Pool::unpin() noexcept {
     auto& im = *impl_;
     std::unique_lock lock(im.m);
-    im.turn_free.wait(lock, [&] { return im.turn_leases == 0; });
+    // A lease still out on the sandbox's connection: the thread ending the sandbox holds it (a
+    // Stream declared before the sandbox), or another thread outlived the test. Waiting for
+    // the first would never end; for the second, a while.
+    const bool own = im.turn_leases > 0 && im.turn_owner == std::this_thread::get_id();
+    if (own || !im.turn_free.wait_for(lock, im.o.acquire_timeout, [&] { return im.turn_leases == 0; })) {
+        std::fprintf(stderr,
+                     "quarry: a test sandbox ended while %s still held its connection (a Stream or Lease that outlives the "
+                     "sandbox, or a thread not joined before it ends); stopping\n",
+                     own ? "this thread" : "another thread");
+        std::terminate();
+    }
     im.pinned = nullptr;
     im.is_pinned.store(false, std::memory_order_release);
     im.turn_free.notify_all();
@@ -524,11 +535,19 @@ void Pool::give_back(Lease::Slot* s) noexcept {
     {
         std::unique_lock lock(im.m);
         if (s == im.pinned) {
-            if (--im.turn_leases == 0) {
-                while (s->session->depth() > im.pinned_base_depth) s->session->rollback();
-                im.turn_owner = {};
-                im.turn_free.notify_all();
+            if (im.turn_leases > 1) {
+                --im.turn_leases;
+                return;
             }
+            // The turn's last lease: what its thread left open is rolled back (outside the lock:
+            // a round trip, and telemetry), then the turn goes to the next thread.
+            const int base = im.pinned_base_depth;
+            lock.unlock();
+            while (s->session->depth() > base) s->session->rollback();
+            lock.lock();
+            --im.turn_leases;
+            im.turn_owner = {};
+            im.turn_free.notify_all();
             return;
         }
     }

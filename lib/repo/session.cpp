@@ -272,7 +272,7 @@ void Session::set_statement_timeout(std::chrono::milliseconds t) {
 
 void Session::begin(const TxOptions& options) {
     const TxOptions defaults;
-    if (depth_ > 0 && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
+    if (depth_ > 0 && depth_ != sandbox_depth_ && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
         throw QueryError("transaction options apply to the outermost transaction only (a nested one is a savepoint)");
     if (depth_ == 0)
         control(begin_sql(dialect(), options));

@@ -108,6 +108,10 @@ public:
     // autocommit would (PostgreSQL aborts a whole transaction on any error).
     void guard_statements_at(int depth) noexcept { guard_depth_ = depth; }
     bool guards_statements() const noexcept { return guard_depth_ >= 0 && depth_ == guard_depth_; }
+    // Test sandbox: the depth of the sandbox's own transaction (0: none). A transaction begun
+    // there is the test's outermost one: its options (isolation, read only) are ignored, since
+    // the sandbox's transaction has begun already, instead of refused as on a savepoint.
+    void set_sandbox_depth(int depth) noexcept { sandbox_depth_ = depth; }
 
 private:
     struct Entry {
@@ -132,6 +136,7 @@ private:
     CacheStats stats_;
     int depth_ = 0;
     int guard_depth_ = -1;
+    int sandbox_depth_ = 0;
     std::chrono::milliseconds statement_timeout_{0};
     TelemetrySink sink_;
     QueryEvent pending_;
