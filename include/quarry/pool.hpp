@@ -172,9 +172,29 @@ public:
 
     const core::Dialect& dialect() const noexcept;
     const PoolOptions& options() const noexcept;
-    // With single_writer: the turn to write, held until the returned lock goes (PoolTimeout
-    // after acquire_timeout). Without: an empty lock, at once.
-    std::unique_lock<std::timed_mutex> write_turn();
+    // With single_writer: the turn to write, held until the returned value goes (PoolTimeout
+    // after acquire_timeout). Without: an empty turn, at once.
+    class WriteTurn {
+    public:
+        WriteTurn() = default;
+        WriteTurn(WriteTurn&& o) noexcept : pool_(o.pool_) { o.pool_ = nullptr; }
+        WriteTurn& operator=(WriteTurn&& o) noexcept {
+            if (this != &o) {
+                release();
+                pool_ = o.pool_;
+                o.pool_ = nullptr;
+            }
+            return *this;
+        }
+        ~WriteTurn() { release(); }
+        void release() noexcept;
+
+    private:
+        friend class Pool;
+        explicit WriteTurn(Pool* p) noexcept : pool_(p) {}
+        Pool* pool_ = nullptr;
+    };
+    WriteTurn write_turn();
     PoolState state() const;
     PoolMetrics metrics() const;
     // Every session, new and idle, reports to `sink` (see Session::set_telemetry).

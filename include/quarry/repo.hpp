@@ -854,7 +854,7 @@ private:
             return in_transaction(bound, fn, options);
         }
         // Writer mode: the turn first, so that transactions waiting for it hold no connection.
-        auto turn = options.read_only ? std::unique_lock<std::timed_mutex>() : pool_->write_turn();
+        auto turn = options.read_only ? Pool::WriteTurn() : pool_->write_turn();
         Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
         detail::TxBinding binding(pool_, lease.session());
         Repo bound(lease.session(), *this);

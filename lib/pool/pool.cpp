@@ -130,7 +130,11 @@ struct Pool::Impl {
     PoolMetrics counters;
     Histogram acquire_times;
     std::thread keeper;
-    std::timed_mutex write_gate;  // single_writer
+    // single_writer: whether a turn is out. (A condition variable, not std::timed_mutex: its
+    // timed lock is pthread_mutex_clocklock, which ThreadSanitizer 14 does not see.)
+    std::mutex gate_m;
+    std::condition_variable gate_free;
+    bool writing = false;
     // pin(): the sandbox's session, whose thread holds the turn, and how many leases it has.
     Lease::Slot* pinned = nullptr;
     std::atomic<bool> is_pinned{false};  // pinned != nullptr, read without the lock
@@ -359,11 +363,12 @@ void Pool::unpin() noexcept {
     im.turn_free.notify_all();
 }
 
-std::unique_lock<std::timed_mutex> Pool::write_turn() {
+Pool::WriteTurn Pool::write_turn() {
     auto& im = *impl_;
     if (!im.o.single_writer) return {};
-    std::unique_lock turn(im.write_gate, std::defer_lock);
-    if (!turn.try_lock_for(im.o.acquire_timeout)) {
+    std::unique_lock gate(im.gate_m);
+    if (!im.gate_free.wait_for(gate, im.o.acquire_timeout, [&] { return !im.writing; })) {
+        gate.unlock();
         std::lock_guard lock(im.m);
         ++im.counters.timeouts;
         const auto st = im.state_locked();
@@ -371,7 +376,19 @@ std::unique_lock<std::timed_mutex> Pool::write_turn() {
                               " ms (single_writer: another write or transaction held it); " + st.describe(),
                           st);
     }
-    return turn;
+    im.writing = true;
+    return WriteTurn(this);
+}
+
+void Pool::WriteTurn::release() noexcept {
+    if (!pool_) return;
+    auto& im = *pool_->impl_;
+    {
+        std::lock_guard gate(im.gate_m);
+        im.writing = false;
+    }
+    im.gate_free.notify_one();
+    pool_ = nullptr;
 }
 
 PoolState Pool::state() const {

@@ -100,7 +100,7 @@ void Repo::routed(detail::Access access, const core::Node* statement, detail::Se
             }
         }
         try {
-            auto turn = access != detail::Access::read ? pool_->write_turn() : std::unique_lock<std::timed_mutex>();
+            auto turn = access != detail::Access::read ? pool_->write_turn() : Pool::WriteTurn();
             Lease lease = pool_->acquire();
             f(lease.session());
             if (written_ && access != detail::Access::read) note_write(lease.session());
