@@ -9,6 +9,7 @@
 
 #include <quarry/repo.hpp>
 
+#include "schema.hpp"
 #include "support.hpp"
 #include "types_support.hpp"
 
@@ -41,6 +42,31 @@ std::string params_of(const Q& q) {
 
 
 }  // namespace
+
+// A type whose value_traits were written against core::Lowerer& alone (before clauses were
+// built in two passes): it must still bind wherever a value can appear.
+struct Cents {
+    std::int64_t v;
+};
+struct Label {
+    std::string text;
+};
+template <>
+struct quarry::value_traits<Cents> {
+    static constexpr core::SqlType sql_type = core::SqlType::bigint;
+    static constexpr family fam = family::numeric;
+    static constexpr core::ValueKind kind = core::ValueKind::integer;
+    static void bind(core::Lowerer& l, Cents c) { l.param(core::Value::integer(c.v)); }
+    static Cents read(const core::Row& r, std::uint32_t i) { return {r.integer(i)}; }
+};
+template <>
+struct quarry::value_traits<Label> {
+    static constexpr core::SqlType sql_type = core::SqlType::text;
+    static constexpr family fam = family::text;
+    static constexpr core::ValueKind kind = core::ValueKind::text;
+    static void bind(core::Lowerer& l, const Label& s) { l.param_text(s.text); }
+    static Label read(const core::Row& r, std::uint32_t i) { return {std::string(r.text(i))}; }
+};
 
 // ---- compile-time checks ------------------------------------------------------------------
 
@@ -148,6 +174,21 @@ TEST_CASE("each type binds as text or an integer, and a value it cannot store is
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(1e300)), QueryError);
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(std::numeric_limits<double>::quiet_NaN())),
                     QueryError);
+}
+
+TEST_CASE("a value_traits whose bind takes core::Lowerer& binds in comparisons, IN lists and optionals") {
+    auto q = from<User>() | where(col(&User::id) == Cents{5}) | where(col(&User::name) == Label{"it's"}) |
+             where(in(col(&User::id), std::vector<Cents>{{1}, {2}})) |
+             where(col(&User::age) == std::optional<Cents>(Cents{7}));
+    auto r = to_sql(q, sqlite());
+    CHECK(r.sql == R"(SELECT "id", "name", "email", "age", "active", "inserted_at" FROM "users" WHERE "id" = ? AND )"
+                   R"("name" = ? AND "id" IN (?, ?) AND "age" = ?)");
+    CHECK(format_params(r.params) == "5, 'it''s', 1, 2, 7");
+    // The same shape with other values: one cache key.
+    auto other = from<User>() | where(col(&User::id) == Cents{6}) | where(col(&User::name) == Label{"x"}) |
+                 where(in(col(&User::id), std::vector<Cents>{{3}, {4}})) |
+                 where(col(&User::age) == std::optional<Cents>(Cents{8}));
+    CHECK(other.shape() == q.shape());
 }
 
 // ---- SQLite -------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ struct column_expr : expr_base<column_expr<T, V>> {
     using tables = type_list<T>;
     const core::ColumnInfo* info;
     std::string_view source;  // alias of the source, empty for the table itself
-    void lower(core::Lowerer& l) const { l.column(info, source); }
+    void lower(auto& l) const { l.column(info, source); }
 };
 
 // `col(&User::age)`: a column of a schema, typed by its member.
@@ -107,7 +107,7 @@ struct param_expr : expr_base<param_expr<V>> {
     using value_type = V;
     using tables = type_list<>;
     V value;
-    void lower(core::Lowerer& l) const { value_traits<V>::bind(l, value); }
+    void lower(auto& l) const { detail::bind_param<V>(l, value); }
 };
 
 template <class X>
@@ -144,7 +144,7 @@ struct op_expr : expr_base<op_expr<V, Tables, Kids...>> {
     std::uint8_t sub;
     std::uint32_t a, b, c;
     std::tuple<Kids...> kids;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.op(kind, sub, sizeof...(Kids), a, b, c);
         std::apply([&](const auto&... k) { (k.lower(l), ...); }, kids);
     }
@@ -168,7 +168,7 @@ struct retyped : expr_base<retyped<V, E>> {
     using value_type = V;
     using tables = typename E::tables;
     E inner;
-    void lower(core::Lowerer& l) const { inner.lower(l); }
+    void lower(auto& l) const { inner.lower(l); }
 };
 
 template <class E>
@@ -177,7 +177,7 @@ struct aliased : expr_base<aliased<E>> {
     using tables = typename E::tables;
     E inner;
     std::string name;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         std::uint32_t at = l.op(core::OpKind::alias, 0, 1);
         l.patch(at, l.identifier(name), 0);
         inner.lower(l);
@@ -192,7 +192,7 @@ struct order_expr {
     std::uint8_t flags;
     order_expr nulls_first() const { return {inner, static_cast<std::uint8_t>((flags & core::OrderFlags::desc) | core::OrderFlags::nulls_first)}; }
     order_expr nulls_last() const { return {inner, static_cast<std::uint8_t>((flags & core::OrderFlags::desc) | core::OrderFlags::nulls_last)}; }
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.op(core::OpKind::order_item, flags, 1);
         inner.lower(l);
     }
@@ -205,11 +205,11 @@ struct in_list_expr : expr_base<in_list_expr<L, V>> {
     L lhs;
     std::vector<V> values;
     bool negated;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         std::uint32_t at = l.op(core::OpKind::in_list, negated, 1, 0, 0, static_cast<std::uint32_t>(value_traits<V>::kind));
         lhs.lower(l);
         std::uint32_t first = l.begin_list();
-        for (const auto& v : values) value_traits<V>::bind(l, v);
+        for (const auto& v : values) detail::bind_param<V>(l, v);
         l.patch(at, first, l.end_list());
     }
 };
@@ -435,7 +435,7 @@ struct int_literal : expr_base<int_literal> {
     using value_type = std::int64_t;
     using tables = type_list<>;
     std::int64_t v;
-    void lower(core::Lowerer& l) const { l.integer(v); }
+    void lower(auto& l) const { l.integer(v); }
 };
 
 // ---- aliased sources: a table joined twice ------------------------------------------------

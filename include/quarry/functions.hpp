@@ -29,7 +29,7 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
     core::Func f;
     std::uint8_t flags;
     std::tuple<E...> args;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.op(core::OpKind::func, flags, sizeof...(E), static_cast<std::uint32_t>(f));
         std::apply([&](const auto&... a) { (a.lower(l), ...); }, args);
     }
@@ -45,7 +45,7 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
         using tables = concat_t<typename aggregate_expr::tables, typename P::tables>;
         aggregate_expr agg;
         P pred;
-        void lower(core::Lowerer& l) const {
+        void lower(auto& l) const {
             l.op(core::OpKind::func, agg.flags | core::FuncFlags::filter, sizeof...(E) + 1, static_cast<std::uint32_t>(agg.f));
             std::apply([&](const auto&... a) { (a.lower(l), ...); }, agg.args);
             pred.lower(l);
@@ -122,7 +122,7 @@ struct window_spec {
     std::optional<frame_spec> frame;
     using tables = concat_t<type_list<>>;
     window_spec with_frame(frame_spec f) const { return {partition, order, f}; }
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         auto np = std::tuple_size_v<decltype(partition.es)>;
         auto no = std::tuple_size_v<decltype(order.es)>;
         l.op(core::OpKind::window_spec, 0, static_cast<std::uint16_t>(np + no + (frame ? 1 : 0)),
@@ -151,7 +151,7 @@ struct over_expr : expr_base<over_expr<F, W>> {
     F fn;
     W spec;
     std::string name;  // OVER "name" when set
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         if (!name.empty()) {
             std::uint32_t at = l.op(core::OpKind::window, 0, 1);
             l.patch(at, l.identifier(name) + 1, 0);
@@ -277,7 +277,7 @@ struct case_expr : expr_base<case_expr<V, E...>> {
         auto val = as_expr(std::move(x));
         return case_expr<V, E..., decltype(val)>{{}, std::tuple_cat(parts, std::make_tuple(std::move(val))), true};
     }
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.op(core::OpKind::case_when, has_else, sizeof...(E));
         std::apply([&](const auto&... p) { (p.lower(l), ...); }, parts);
     }
@@ -304,13 +304,13 @@ struct tuple_in_expr : expr_base<tuple_in_expr<L, V...>> {
     L lhs;
     std::vector<std::tuple<V...>> rows;
     bool negated = false;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         if (rows.size() >= 0xffff) throw QueryError("tuple IN list has too many rows (at most 65534)");
         l.op(core::OpKind::in_tuples, negated, static_cast<std::uint16_t>(1 + rows.size()));
         lhs.lower(l);
         for (const auto& r : rows) {
             l.op(core::OpKind::tuple, 0, sizeof...(V));
-            std::apply([&](const auto&... v) { (value_traits<V>::bind(l, v), ...); }, r);
+            std::apply([&](const auto&... v) { (detail::bind_param<V>(l, v), ...); }, r);
         }
     }
 };
@@ -337,7 +337,7 @@ struct raw_expr : expr_base<raw_expr<V, E...>> {
     using tables = concat_t<typename E::tables...>;
     const char* sql;
     std::tuple<E...> args;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         std::uint32_t at = l.op(core::OpKind::raw, 0, sizeof...(E));
         l.patch(at, l.string(sql), 0);
         std::apply([&](const auto&... a) { (a.lower(l), ...); }, args);

@@ -56,9 +56,7 @@ namespace detail {
 
 template <class... E>
 core::NodePtr pipe(core::Clause kind, core::NodePtr parent, const E&... es) {
-    core::Lowerer l;
-    ((es.lower(l), l.end_expr()), ...);
-    return l.finish(kind, std::move(parent));
+    return core::build_node(kind, std::move(parent), [&](auto& l) { ((es.lower(l), l.end_expr()), ...); });
 }
 
 template <class E, class Scope>
@@ -128,7 +126,7 @@ public:
     filter& operator|=(const E& e) { return add(e, core::BinaryOp::or_); }
     bool empty() const noexcept { return parts_.empty(); }
     // A left-deep chain: ((p0 op1 p1) op2 p2) ...; in prefix order all operators come first.
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         if (parts_.empty()) throw QueryError("an empty filter cannot be used inside an expression");
         for (std::size_t k = parts_.size(); k-- > 1;) l.op(core::OpKind::binary, static_cast<std::uint8_t>(parts_[k].op), 2);
         for (const auto& p : parts_) l.embed(*p.node);
@@ -176,10 +174,10 @@ struct constant_predicate_clause {
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
         if (value) return q;  // where(true) is a no-op
-        core::Lowerer l;
-        l.op(core::OpKind::constant, static_cast<std::uint8_t>(core::Constant::false_));
-        l.end_expr();
-        return Query<R, S>(l.finish(kind, std::move(q).take()));
+        return Query<R, S>(core::build_node(kind, std::move(q).take(), [](auto& l) {
+            l.op(core::OpKind::constant, static_cast<std::uint8_t>(core::Constant::false_));
+            l.end_expr();
+        }));
     }
 };
 
@@ -235,26 +233,27 @@ struct join_clause {
     template <class R, class S>
     auto apply(Query<R, S> q) const {
         using NewScope = typename detail::add_table<S, T>::type;
-        core::Lowerer l;
-        if (sub) l.subquery(sub);  // first: a subquery source is subs()[0], before any in the ON condition
-        if (on) {
-            static_assert(predicate<E>, "quarry: a join condition must be a boolean expression");
-            detail::check_scope<E, NewScope>();
-            on->lower(l);
-            l.end_expr();
-        }
-        std::uint32_t a = alias.empty() ? 0 : l.identifier(alias) + 1;
+        static_assert(predicate<E>, "quarry: a join condition must be a boolean expression");
+        detail::check_scope<E, NewScope>();
         std::uint16_t flags = static_cast<std::uint16_t>((lateral ? core::JoinFlags::lateral : 0) |
                                                          (sub ? core::JoinFlags::subquery_source : 0));
-        return Query<R, NewScope>(l.finish(core::Clause::join, std::move(q).take(), static_cast<std::uint8_t>(kind),
-                                           flags, &table_info<T>(), a));
+        auto lower = [&](auto& l) {
+            if (sub) l.subquery(sub);  // first: a subquery source is subs()[0], before any in the ON condition
+            if (on) {
+                on->lower(l);
+                l.end_expr();
+            }
+            if (!alias.empty()) l.node_alias(l.identifier(alias) + 1);
+        };
+        return Query<R, NewScope>(core::build_node(core::Clause::join, std::move(q).take(), lower,
+                                                   static_cast<std::uint8_t>(kind), flags, &table_info<T>()));
     }
 };
 
 struct no_condition {
     using value_type = bool;
     using tables = type_list<>;
-    void lower(core::Lowerer&) const {}
+    void lower(auto&) const {}
 };
 
 template <schema T, class E>
@@ -366,10 +365,10 @@ struct scalar_clause {
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
         if (n < 0) throw QueryError(kind == core::Clause::limit ? "limit must not be negative" : "offset must not be negative");
-        core::Lowerer l;
-        l.param(core::Value::integer(n));
-        l.end_expr();
-        return Query<R, S>(l.finish(kind, std::move(q).take()));
+        return Query<R, S>(core::build_node(kind, std::move(q).take(), [&](auto& l) {
+            l.param(core::Value::integer(n));
+            l.end_expr();
+        }));
     }
 };
 inline scalar_clause limit(std::int64_t n) { return {core::Clause::limit, n}; }
@@ -406,8 +405,7 @@ struct marker_clause {
     std::uint16_t flags = 0;
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
-        core::Lowerer l;
-        return Query<R, S>(l.finish(kind, std::move(q).take(), sub, flags));
+        return Query<R, S>(core::build_node(kind, std::move(q).take(), [](auto&) {}, sub, flags));
     }
 };
 inline marker_clause distinct() { return {core::Clause::distinct}; }
@@ -545,7 +543,7 @@ struct subquery_expr : expr_base<subquery_expr<V>> {
     using value_type = V;
     using tables = type_list<>;  // a subquery checks its own scope
     core::NodePtr q;
-    void lower(core::Lowerer& l) const { l.op(core::OpKind::subquery, 0, 0, l.subquery(q)); }
+    void lower(auto& l) const { l.op(core::OpKind::subquery, 0, 0, l.subquery(q)); }
 };
 
 // A scalar subquery: its select must produce one column.
@@ -582,7 +580,7 @@ struct outer_expr : expr_base<outer_expr<E>> {
     using value_type = typename E::value_type;
     using tables = type_list<>;  // resolved against the enclosing query's sources at render time
     E inner;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.enter_outer();
         inner.lower(l);
         l.leave_outer();

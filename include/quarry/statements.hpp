@@ -38,7 +38,7 @@ struct assign_expr {
     using table = T;
     column_expr<T, V> target;
     E value;
-    void lower(core::Lowerer& l) const {
+    void lower(auto& l) const {
         l.op(core::OpKind::assign, 0, 2);
         target.lower(l);
         value.lower(l);
@@ -65,7 +65,7 @@ struct excluded_expr : expr_base<excluded_expr<T, M>> {
     using value_type = M;
     using tables = type_list<>;
     const core::ColumnInfo* info;
-    void lower(core::Lowerer& l) const { l.excluded(info); }
+    void lower(auto& l) const { l.excluded(info); }
 };
 template <schema T, class M>
 excluded_expr<T, M> excluded(M T::*member) { return {{}, &column_info(member)}; }
@@ -91,29 +91,28 @@ void for_insert_columns(F&& f) {
 }
 
 template <class T, class Rows, class Columns, class Values>
-Statement<T> build_insert(const Rows& rows, Columns&& columns, Values&& values) {
-    core::Lowerer l;
-    columns(l);
-    l.mark_part();
-    std::uint16_t width = 0;
-    for (const auto& row : rows) {
-        std::uint32_t at = l.op(core::OpKind::tuple, 0, 0);
-        width = values(l, row);
-        l.set_arity(at, width);
-        l.end_expr();
-    }
-    return Statement<T>(l.finish(core::Clause::insert, {}, 0, 0, &table_info<T>()));
+Statement<T> build_insert(const Rows& rows, const Columns& columns, const Values& values) {
+    auto lower = [&](auto& l) {
+        columns(l);
+        l.mark_part();
+        for (const auto& row : rows) {
+            std::uint32_t at = l.op(core::OpKind::tuple, 0, 0);
+            l.set_arity(at, values(l, row));
+            l.end_expr();
+        }
+    };
+    return Statement<T>(core::build_node(core::Clause::insert, {}, lower, 0, 0, &table_info<T>()));
 }
 
 template <class T, class Rows>
 Statement<T> insert_rows(const Rows& rows) {
     return build_insert<T>(
-        rows, [](core::Lowerer& l) { for_insert_columns<T>([&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
-        [](core::Lowerer& l, const T& row) {
+        rows, [](auto& l) { for_insert_columns<T>([&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
+        [](auto& l, const T& row) {
             std::uint16_t n = 0;
             for_insert_columns<T>([&](auto mp) {
                 using M = std::remove_cvref_t<decltype(row.*mp)>;
-                value_traits<M>::bind(l, row.*mp);
+                bind_param<M>(l, row.*mp);
                 ++n;
             });
             return n;
@@ -124,11 +123,11 @@ template <class T, class Rows, class... M>
 Statement<T> insert_rows(const Rows& rows, const field_list<T, M...>& f) {
     return build_insert<T>(
         rows,
-        [&](core::Lowerer& l) {
+        [&](auto& l) {
             std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, f.members);
         },
-        [&](core::Lowerer& l, const T& row) {
-            std::apply([&](auto... mp) { (value_traits<M>::bind(l, row.*mp), ...); }, f.members);
+        [&](auto& l, const T& row) {
+            std::apply([&](auto... mp) { (bind_param<M>(l, row.*mp), ...); }, f.members);
             return static_cast<std::uint16_t>(sizeof...(M));
         });
 }
@@ -179,15 +178,17 @@ struct on_conflict_clause {
     std::optional<Where> where;
     template <class R>
     Statement<T, R> apply(Statement<T, R> s) const {
-        core::Lowerer l;
-        std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
-        l.mark_part();
-        std::apply([&](const auto&... a) { ((a.lower(l), l.end_expr()), ...); }, assigns);
-        if (where) {
-            where->lower(l);
-            l.end_expr();
-        }
-        return Statement<T, R>(l.finish(core::Clause::on_conflict, std::move(s).take(), static_cast<std::uint8_t>(action), where ? 1 : 0));
+        auto lower = [&](auto& l) {
+            std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
+            l.mark_part();
+            std::apply([&](const auto&... a) { ((a.lower(l), l.end_expr()), ...); }, assigns);
+            if (where) {
+                where->lower(l);
+                l.end_expr();
+            }
+        };
+        return Statement<T, R>(core::build_node(core::Clause::on_conflict, std::move(s).take(), lower,
+                                                static_cast<std::uint8_t>(action), where ? 1 : 0));
     }
     // ON CONFLICT ... DO UPDATE SET ... WHERE pred
     template <class P>
@@ -305,12 +306,12 @@ auto returning(E... es) { return returning_clause<void, expr_t<E>...>{{as_expr(s
 struct returning_all_clause {
     template <class T, class R>
     Statement<T, T> apply(Statement<T, R> s) const {
-        core::Lowerer l;
-        detail::for_each_column<T>([&](auto mp, const char*) {
-            l.column(&column_info(mp));
-            l.end_expr();
-        });
-        return Statement<T, T>(l.finish(core::Clause::returning, std::move(s).take()));
+        return Statement<T, T>(core::build_node(core::Clause::returning, std::move(s).take(), [](auto& l) {
+            detail::for_each_column<T>([&](auto mp, const char*) {
+                l.column(&column_info(mp));
+                l.end_expr();
+            });
+        }));
     }
 };
 inline returning_all_clause returning_all() { return {}; }
@@ -335,11 +336,11 @@ Statement<T, T> upsert(const T& row, M T::*... target) {
     const std::tuple<M T::*...> t{target...};
     auto insert = detail::build_insert<T>(
         std::vector<std::reference_wrapper<const T>>{row},
-        [&](core::Lowerer& l) { detail::for_upsert_columns<T>(t, [&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
-        [&](core::Lowerer& l, const T& r) {
+        [&](auto& l) { detail::for_upsert_columns<T>(t, [&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
+        [&](auto& l, const T& r) {
             std::uint16_t n = 0;
             detail::for_upsert_columns<T>(t, [&](auto mp) {
-                value_traits<stored_t<decltype(r.*mp)>>::bind(l, r.*mp);
+                detail::bind_param<stored_t<decltype(r.*mp)>>(l, r.*mp);
                 ++n;
             });
             return n;
@@ -357,10 +358,10 @@ auto update_all(const Query<R, S>& q, A... assigns) {
     static_assert(sizeof...(A) > 0, "quarry: update_all needs at least one set(...)");
     static_assert((std::is_same_v<typename A::table, T> && ...), "quarry: set() names a column of another table");
     (detail::check_scope<A, S>(), ...);
-    core::Lowerer l;
-    l.subquery(q.node());
-    ((assigns.lower(l), l.end_expr()), ...);
-    return Statement<T>(l.finish(core::Clause::update, {}));
+    return Statement<T>(core::build_node(core::Clause::update, {}, [&](auto& l) {
+        l.subquery(q.node());
+        ((assigns.lower(l), l.end_expr()), ...);
+    }));
 }
 
 template <class... A>
@@ -377,9 +378,7 @@ auto also_set(A... assigns) { return set_clause<A...>{{std::move(assigns)...}}; 
 
 template <class R, class S>
 auto delete_all(const Query<R, S>& q) {
-    core::Lowerer l;
-    l.subquery(q.node());
-    return Statement<typename S::first>(l.finish(core::Clause::delete_, {}));
+    return Statement<typename S::first>(core::build_node(core::Clause::delete_, {}, [&](auto& l) { l.subquery(q.node()); }));
 }
 
 namespace detail {

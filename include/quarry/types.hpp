@@ -120,7 +120,7 @@ struct value_traits<E> {
     static constexpr family fam = family::other;  // compares only with E itself
     static constexpr core::ValueKind kind = text ? core::ValueKind::text : core::ValueKind::integer;
 
-    static void bind(core::Lowerer& l, E v) {
+    static void bind(auto& l, E v) {
         for (const auto& e : mapping::values) {
             if constexpr (text) {
                 if (e.value == v) return l.param_text(e.name);
@@ -165,7 +165,7 @@ struct value_traits<std::chrono::year_month_day> {
     static constexpr core::SqlType sql_type = core::SqlType::date;
     static constexpr family fam = family::date;
     static constexpr core::ValueKind kind = core::ValueKind::text;
-    static void bind(core::Lowerer& l, std::chrono::year_month_day d) {
+    static void bind(auto& l, std::chrono::year_month_day d) {
         char buf[10];
         if (!core::format_date(d, buf)) detail::invalid_date(d);
         l.param_text({buf, sizeof buf});
@@ -184,7 +184,7 @@ struct value_traits<std::chrono::sys_days> {
     static constexpr core::SqlType sql_type = ymd::sql_type;
     static constexpr family fam = ymd::fam;
     static constexpr core::ValueKind kind = ymd::kind;
-    static void bind(core::Lowerer& l, std::chrono::sys_days d) { ymd::bind(l, std::chrono::year_month_day{d}); }
+    static void bind(auto& l, std::chrono::sys_days d) { ymd::bind(l, std::chrono::year_month_day{d}); }
     static std::chrono::sys_days read(const core::Row& r, std::uint32_t i) { return std::chrono::sys_days{ymd::read(r, i)}; }
 };
 
@@ -208,7 +208,7 @@ struct value_traits<std::chrono::duration<Rep, Period>> {
     static constexpr family fam = family::duration;
     static constexpr core::ValueKind kind = core::ValueKind::integer;
 
-    static void bind(core::Lowerer& l, D d) {
+    static void bind(auto& l, D d) {
         using F = std::ratio_divide<Period, std::micro>;  // microseconds per tick
         std::int64_t us = 0;
         if constexpr (std::is_floating_point_v<Rep>) {
@@ -275,7 +275,7 @@ struct value_traits<uuid> {
     static constexpr core::SqlType sql_type = core::SqlType::uuid;
     static constexpr family fam = family::other;  // compares only with uuid
     static constexpr core::ValueKind kind = core::ValueKind::text;
-    static void bind(core::Lowerer& l, const uuid& u) {
+    static void bind(auto& l, const uuid& u) {
         char buf[36];
         u.format(buf);
         l.param_text({buf, sizeof buf});
@@ -304,7 +304,7 @@ struct value_traits<json> {
     static constexpr core::SqlType sql_type = core::SqlType::json;
     static constexpr family fam = family::other;  // compares only with json
     static constexpr core::ValueKind kind = core::ValueKind::text;
-    static void bind(core::Lowerer& l, const json& j) { l.param_text(j.text); }
+    static void bind(auto& l, const json& j) { l.param_text(j.text); }
     static json read(const core::Row& r, std::uint32_t i) { return json(std::string(r.text(i))); }
 };
 

@@ -26,13 +26,29 @@ enum class family { numeric, boolean, text, blob, time, date, duration, other, d
 template <class T, class = void>
 struct value_traits;  // primary: not a SQL value
 
+namespace detail {
+// Binds `v` as a value of type V into any lowerer. A value_traits specialisation whose bind takes
+// core::Lowerer& only (written before the two-pass build) is run on a values-only Lowerer and its
+// parameters replayed.
+template <class V, class L, class X>
+void bind_param(L& l, const X& v) {
+    if constexpr (requires { value_traits<V>::bind(l, v); }) {
+        value_traits<V>::bind(l, v);
+    } else {
+        core::Lowerer values{core::Lowerer::ValuesOnly{}};
+        value_traits<V>::bind(values, v);
+        values.replay_params(l);
+    }
+}
+}  // namespace detail
+
 template <std::integral T>
     requires(!std::same_as<T, bool> && !std::same_as<T, char>)
 struct value_traits<T> {
     static constexpr core::SqlType sql_type = sizeof(T) > 4 ? core::SqlType::bigint : core::SqlType::integer;
     static constexpr family fam = family::numeric;
     static constexpr core::ValueKind kind = core::ValueKind::integer;
-    static void bind(core::Lowerer& l, T v) {
+    static void bind(auto& l, T v) {
         // SQL integers are signed 64-bit: a larger unsigned value is refused, never wrapped.
         if (!std::in_range<std::int64_t>(v))
             throw QueryError("unsigned value " + std::to_string(v) + " does not fit a 64-bit SQL integer");
@@ -49,7 +65,7 @@ struct value_traits<bool> {
     static constexpr core::SqlType sql_type = core::SqlType::boolean;
     static constexpr family fam = family::boolean;
     static constexpr core::ValueKind kind = core::ValueKind::boolean;
-    static void bind(core::Lowerer& l, bool v) { l.param(core::Value::boolean(v)); }
+    static void bind(auto& l, bool v) { l.param(core::Value::boolean(v)); }
     static bool read(const core::Row& r, std::uint32_t i) { return r.boolean(i); }
 };
 template <std::floating_point T>
@@ -57,7 +73,7 @@ struct value_traits<T> {
     static constexpr core::SqlType sql_type = core::SqlType::real;
     static constexpr family fam = family::numeric;
     static constexpr core::ValueKind kind = core::ValueKind::real;
-    static void bind(core::Lowerer& l, T v) { l.param(core::Value::real(static_cast<double>(v))); }
+    static void bind(auto& l, T v) { l.param(core::Value::real(static_cast<double>(v))); }
     static T read(const core::Row& r, std::uint32_t i) { return static_cast<T>(r.real(i)); }
 };
 template <>
@@ -65,7 +81,7 @@ struct value_traits<std::string> {
     static constexpr core::SqlType sql_type = core::SqlType::text;
     static constexpr family fam = family::text;
     static constexpr core::ValueKind kind = core::ValueKind::text;
-    static void bind(core::Lowerer& l, std::string_view v) { l.param_text(v); }
+    static void bind(auto& l, std::string_view v) { l.param_text(v); }
     static std::string read(const core::Row& r, std::uint32_t i) { return std::string(r.text(i)); }
 };
 template <>
@@ -77,7 +93,7 @@ struct value_traits<std::vector<std::byte>> {
     static constexpr core::SqlType sql_type = core::SqlType::blob;
     static constexpr family fam = family::blob;
     static constexpr core::ValueKind kind = core::ValueKind::blob;
-    static void bind(core::Lowerer& l, const std::vector<std::byte>& v) {
+    static void bind(auto& l, const std::vector<std::byte>& v) {
         l.param_blob({reinterpret_cast<const char*>(v.data()), v.size()});
     }
     static std::vector<std::byte> read(const core::Row& r, std::uint32_t i) {
@@ -91,7 +107,7 @@ struct value_traits<std::chrono::sys_time<Duration>> {
     static constexpr core::SqlType sql_type = core::SqlType::timestamp;
     static constexpr family fam = family::time;
     static constexpr core::ValueKind kind = core::ValueKind::timestamp;
-    static void bind(core::Lowerer& l, std::chrono::sys_time<Duration> t) {
+    static void bind(auto& l, std::chrono::sys_time<Duration> t) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
         l.param(core::Value::timestamp(us));
     }
@@ -105,9 +121,9 @@ struct value_traits<std::optional<T>> {
     static constexpr core::SqlType sql_type = value_traits<T>::sql_type;
     static constexpr family fam = value_traits<T>::fam;
     static constexpr core::ValueKind kind = value_traits<T>::kind;
-    static void bind(core::Lowerer& l, const std::optional<T>& v) {
+    static void bind(auto& l, const std::optional<T>& v) {
         if (v)
-            value_traits<T>::bind(l, *v);
+            detail::bind_param<T>(l, *v);
         else
             l.param(core::Value::null());
     }

@@ -2,6 +2,8 @@
 #include "quarry/core/lowerer.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -30,19 +32,19 @@ Lowerer::~Lowerer() {
 
 void Lowerer::set_arity(std::uint32_t op_index, std::uint16_t arity) {
     ops_[op_index].arity = arity;
-    shape_ = util::mix(shape_, 0xa417'0000u + arity);
+    shape_ = util::mix_step(shape_, 0xa417'0000u + arity);
 }
 
 void Lowerer::aliased_column(const ColumnInfo* col, std::string_view source_alias) {
     std::uint32_t source = identifier(source_alias) + 1;
     cols_.push_back(ColumnRef{col, source});
-    shape_ = util::mix(shape_, reinterpret_cast<std::uintptr_t>(col));
+    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
     op(OpKind::column, outer_, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
 void Lowerer::excluded(const ColumnInfo* col) {
     cols_.push_back(ColumnRef{col, 0});
-    shape_ = util::mix(shape_, reinterpret_cast<std::uintptr_t>(col));
+    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
     op(OpKind::excluded, 0, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
@@ -67,7 +69,7 @@ void Lowerer::param_blob(std::string_view bytes) {
     param_text(bytes);
     params_.back().kind = ValueKind::blob;
     if (!listing_) ops_.back().sub = static_cast<std::uint8_t>(ValueKind::blob);
-    shape_ = util::mix(shape_, 0xb10b);
+    shape_ = util::mix_step(shape_, 0xb10b);
 }
 
 std::uint32_t Lowerer::begin_list() {
@@ -84,13 +86,13 @@ std::uint32_t Lowerer::end_list() {
 void Lowerer::patch(std::uint32_t op_index, std::uint32_t a, std::uint32_t b) {
     ops_[op_index].a = a;
     ops_[op_index].b = b;
-    if (ops_[op_index].kind == OpKind::in_list) lengths_ = util::mix(lengths_, b + 1);
+    if (ops_[op_index].kind == OpKind::in_list) lengths_ = util::mix_step(lengths_, b + 1);
 }
 
 std::uint32_t Lowerer::string(std::string_view s) {
     strs_.push_back(StrRef{static_cast<std::uint32_t>(chars_.size()), static_cast<std::uint32_t>(s.size())});
     chars_.append(s.data(), static_cast<std::uint32_t>(s.size()));
-    shape_ = util::mix(shape_, util::hash_bytes(s));
+    shape_ = util::mix_step(shape_, util::hash_bytes(s));
     return static_cast<std::uint32_t>(strs_.size() - 1);
 }
 
@@ -102,8 +104,8 @@ std::uint32_t Lowerer::identifier(std::string_view s) {
 std::uint32_t Lowerer::subquery(const NodePtr& q) {
     q->retain();
     subs_.push_back(q.get());
-    shape_ = util::mix(shape_, q->shape);
-    lengths_ = util::mix(lengths_, q->lengths);
+    shape_ = util::mix_step(shape_, q->shape);
+    lengths_ = util::mix_step(lengths_, q->lengths);
     return static_cast<std::uint32_t>(subs_.size() - 1);
 }
 
@@ -116,10 +118,19 @@ void Lowerer::mark_part() {
     if (n_parts_ < 2) parts_[n_parts_++] = static_cast<std::uint16_t>(top_);
 }
 
-void Lowerer::embed(const Node& e) {
-    // Re-index the embedded node's references into this node's tables.
+namespace {
+
+// Copies all of `e`'s expressions into `l`, re-indexing its references into l's tables. One
+// body for the three lowerers, so counting and writing always agree.
+template <class L>
+void embed_into(L& l, const Node& e) {
     const auto ops = e.ops();
     std::vector<std::pair<std::uint32_t, std::uint32_t>> pending_lists;  // (op here, op in e)
+    auto value = [&](const Value& v) {
+        if (v.kind == ValueKind::text) l.param_text(v.text());
+        else if (v.kind == ValueKind::blob) l.param_blob(v.text());
+        else l.param(v);
+    };
     for (std::uint32_t i = 0; i < ops.size(); ++i) {
         Op o = ops[i];
         std::uint32_t at = 0;
@@ -127,50 +138,45 @@ void Lowerer::embed(const Node& e) {
             auto ref = e.cols()[o.a];
             std::string_view src = ref.source ? e.str(ref.source - 1) : std::string_view{};
             if (o.kind == OpKind::column) {
-                outer_ = static_cast<std::uint8_t>(outer_ + o.sub);
-                column(ref.column, src);
-                outer_ = static_cast<std::uint8_t>(outer_ - o.sub);
+                for (std::uint8_t k = 0; k < o.sub; ++k) l.enter_outer();
+                l.column(ref.column, src);
+                for (std::uint8_t k = 0; k < o.sub; ++k) l.leave_outer();
+            } else {
+                l.excluded(ref.column);
             }
-            else
-                excluded(ref.column);
         } else if (o.kind == OpKind::param) {
-            const Value& v = e.params()[o.a];
-            if (v.kind == ValueKind::text) param_text(v.text());
-            else if (v.kind == ValueKind::blob) param_blob(v.text());
-            else param(v);
+            value(e.params()[o.a]);
         } else {
-            if (o.kind == OpKind::subquery) o.a = subquery(e.subs()[o.a]);
-            if (o.kind == OpKind::alias || o.kind == OpKind::raw) o.a = string(e.str(o.a));
-            if ((o.kind == OpKind::window || o.kind == OpKind::star) && o.a) o.a = string(e.str(o.a - 1)) + 1;
+            if (o.kind == OpKind::subquery) o.a = l.subquery(e.subs()[o.a]);
+            if (o.kind == OpKind::alias || o.kind == OpKind::raw) o.a = l.string(e.str(o.a));
+            if ((o.kind == OpKind::window || o.kind == OpKind::star) && o.a) o.a = l.string(e.str(o.a - 1)) + 1;
             if (o.kind == OpKind::in_list) o.a = 0;  // as direct lowering does; patched below
-            at = op(o.kind, o.sub, o.arity, o.a, o.b, o.c);
+            at = l.op(o.kind, o.sub, o.arity, o.a, o.b, o.c);
             if (o.kind == OpKind::in_list) pending_lists.push_back({at, i});
         }
         // A list's values follow its left operand: copy them once that operand is complete.
         while (!pending_lists.empty() && skip_expr(ops, pending_lists.back().second + 1) == i + 1) {
             auto [dst, src] = pending_lists.back();
             pending_lists.pop_back();
-            std::uint32_t first = begin_list();
-            for (std::uint32_t k = 0; k < ops[src].b; ++k) {
-                const Value& v = e.params()[ops[src].a + k];
-                if (v.kind == ValueKind::text) param_text(v.text());
-                else if (v.kind == ValueKind::blob) param_blob(v.text());
-                else param(v);
-            }
-            patch(dst, first, end_list());
+            std::uint32_t first = l.begin_list();
+            for (std::uint32_t k = 0; k < ops[src].b; ++k) value(e.params()[ops[src].a + k]);
+            l.patch(dst, first, l.end_list());
         }
     }
 }
+
+}  // namespace
+
+void Lowerer::embed(const Node& e) { embed_into(*this, e); }
+void Counter::embed(const Node& e) { embed_into(*this, e); }
+void Writer::embed(const Node& e) { embed_into(*this, e); }
+
+void check_identifier_arg(std::string_view s) { util::check_identifier(s, "identifier"); }
 
 namespace {
 // A block that a chain is expected to grow into holds at least this much: an ordinary chain
 // built in one expression then fits in one allocation.
 constexpr std::size_t growth_block = 1024;
-
-// Nobody else holds the block and `parent` is its last node: the next node may go after it.
-bool owns_tail(const Node* parent, const Block* b) noexcept {
-    return b && !b->immortal && b->tail == parent && b->refs.load(std::memory_order_acquire) == 1;
-}
 
 // Room for a chain to grow is reserved only where it is likely to: a chain starting at a root
 // or a statement, or one that filled its block. A node piped onto a shared value (`q = q | x` in
@@ -182,83 +188,171 @@ bool expect_growth(Clause kind, const Node* parent, bool owned) noexcept {
 }
 }  // namespace
 
-NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint16_t flags, const TableInfo* table,
-                        std::uint32_t alias) {
-    const std::uint32_t n_params = params_.size(), n_cols = cols_.size(), n_subs = subs_.size(),
-                        n_ops = ops_.size(), n_strs = strs_.size(), n_chars = chars_.size();
+Block* Writer::start_block(Clause kind, NodePtr&& parent, bool parent_owned, std::size_t bytes) {
+    const Node* p = parent.get();
+    const std::size_t want = Block::first_offset + bytes;
+    std::uint32_t got = 0;
+    void* mem = node_allocate(expect_growth(kind, p, parent_owned) ? std::max(want, growth_block) : want, got);
+    Block* b = new (mem) Block();
+    b->capacity = got;
+    b->used = Block::first_offset;
+    b->below = std::move(parent);
+    return b;
+}
+
+void Writer::miscounted() {
+    std::fputs("quarry: a clause lowered differently when counted and when written\n", stderr);
+    std::abort();
+}
+
+Writer::Writer(const NodeSizes& sz, Clause kind, NodePtr parent) {
     const std::size_t off_params = align8(sizeof(Node));
-    const std::size_t off_cols = off_params + n_params * sizeof(Value);
-    const std::size_t off_subs = off_cols + n_cols * sizeof(ColumnRef);
-    const std::size_t off_ops = off_subs + n_subs * sizeof(NodePtr);
-    const std::size_t off_strs = off_ops + n_ops * sizeof(Op);
-    const std::size_t off_chars = off_strs + n_strs * sizeof(StrRef);
-    const std::size_t total = align8(off_chars + n_chars);
+    const std::size_t off_cols = off_params + sz.params * sizeof(Value);
+    const std::size_t off_subs = off_cols + sz.cols * sizeof(ColumnRef);
+    const std::size_t off_ops = off_subs + sz.subs * sizeof(NodePtr);
+    const std::size_t off_strs = off_ops + sz.ops * sizeof(Op);
+    const std::size_t off_chars = off_strs + sz.strs * sizeof(StrRef);
+    const std::size_t total = align8(off_chars + sz.chars);
+    expect_ = sz;
 
     const Node* p = parent.get();
     Block* b = p ? p->block_ : nullptr;
-    const bool owned = owns_tail(p, b);
-    if (owned && b->capacity - b->used >= total) {
-        parent.release();  // the caller's count now belongs to the new node, in the same block
-    } else {
-        const std::size_t want = Block::first_offset + total;
-        std::uint32_t bytes = 0;
-        void* mem = node_allocate(expect_growth(kind, p, owned) ? std::max(want, growth_block) : want, bytes);
-        b = new (mem) Block();
-        b->capacity = bytes;
-        b->used = Block::first_offset;
-        b->below = std::move(parent);
-    }
+    // Nobody else holds the block and `p` is its last node: the new node may go after it.
+    const bool owned = b && !b->immortal && b->tail == p && b->refs.load(std::memory_order_acquire) == 1;
+    new_block_ = !(owned && b->capacity - b->used >= total);
+    if (new_block_) b = start_block(kind, std::move(parent), owned, total);
+    else parent_ = std::move(parent);  // becomes the new node's, in the same block, at finish()
     auto* base = reinterpret_cast<unsigned char*>(b) + b->used;
-    Node* n = new (base) Node;  // default-initialised: every field is written below
+    Node* n = new (base) Node;  // default-initialised: every field is written here or in finish()
     b->used += static_cast<std::uint32_t>(total);
-    b->tail = n;
+    block_ = b;
+    node_ = n;
     n->block_ = b;
     n->bytes_ = static_cast<std::uint32_t>(total);
     n->parent = p;
     n->kind = kind;
-    n->sub = sub;
-    n->flags = flags;
-    n->parts[0] = parts_[0];
-    n->parts[1] = parts_[1];
-    n->alias = alias;
-    n->table = table;
-    n->n_ops_ = n_ops;
-    n->n_params_ = n_params;
-    n->n_cols_ = n_cols;
-    n->n_subs_ = n_subs;
-    n->n_strs_ = n_strs;
-    n->n_chars_ = n_chars;
-    n->n_top_ = top_;
+    n->n_ops_ = sz.ops;
+    n->n_params_ = sz.params;
+    n->n_cols_ = sz.cols;
+    n->n_subs_ = sz.subs;
+    n->n_strs_ = sz.strs;
+    n->n_chars_ = sz.chars;
     n->off_ops_ = static_cast<std::uint32_t>(off_ops);
     n->off_params_ = static_cast<std::uint32_t>(off_params);
     n->off_cols_ = static_cast<std::uint32_t>(off_cols);
     n->off_subs_ = static_cast<std::uint32_t>(off_subs);
     n->off_strs_ = static_cast<std::uint32_t>(off_strs);
     n->off_chars_ = static_cast<std::uint32_t>(off_chars);
+    ops_ = reinterpret_cast<Op*>(base + off_ops);
+    params_ = reinterpret_cast<Value*>(base + off_params);
+    cols_ = reinterpret_cast<ColumnRef*>(base + off_cols);
+    subs_ = reinterpret_cast<NodePtr*>(base + off_subs);
+    strs_ = reinterpret_cast<StrRef*>(base + off_strs);
+    chars_ = reinterpret_cast<char*>(base + off_chars);
+}
 
-    const char* chars = reinterpret_cast<const char*>(base + off_chars);
-    if (n_chars) std::memcpy(base + off_chars, chars_.data(), n_chars);
-    auto* params = reinterpret_cast<Value*>(base + off_params);
-    for (std::uint32_t i = 0; i < n_params; ++i) {
-        params[i] = params_[i];
-        if (params[i].kind == ValueKind::text || params[i].kind == ValueKind::blob) params[i].s = chars + params_[i].i;
-    }
-    copy_small(base + off_cols, cols_.data(), n_cols);
-    // The subqueries' references move into the node (NodePtr is one pointer).
-    auto* subs = reinterpret_cast<NodePtr*>(base + off_subs);
-    for (std::uint32_t i = 0; i < n_subs; ++i) new (subs + i) NodePtr(subs_[i]);
-    copy_small(base + off_ops, ops_.data(), n_ops);
-    copy_small(base + off_strs, strs_.data(), n_strs);
+NodePtr Writer::finish(std::uint8_t sub, std::uint16_t flags, const TableInfo* table) {
+    Node* n = node_;
+    // The counting pass sized the node; a lower() that wrote something else is a bug in quarry.
+    if (n_ops_ != expect_.ops || n_params_ != expect_.params || n_cols_ != expect_.cols || n_subs_ != expect_.subs ||
+        n_strs_ != expect_.strs || n_chars_ != expect_.chars) [[unlikely]]
+        miscounted();
+    n->sub = sub;
+    n->flags = flags;
+    n->parts[0] = parts_[0];
+    n->parts[1] = parts_[1];
+    n->alias = alias_;
+    n->table = table;
+    n->n_top_ = top_;
+    const Node* p = n->parent;
+    const std::uint64_t clause = (std::uint64_t(n->kind) << 56) | (std::uint64_t(sub) << 48) |
+                                 (std::uint64_t(flags) << 32) | (std::uint64_t(parts_[0]) << 16) | parts_[1];
+    std::uint64_t h = mix_step(p ? p->shape : 0x51f7'0000'0000'0001ull, clause);
+    h = mix_step(h, (std::uint64_t(top_) << 32 | alias_) ^ (reinterpret_cast<std::uintptr_t>(table) * 0xc2b2ae3d27d4eb4full));
+    n->shape = mix(h, shape_);
+    const std::uint64_t below = p ? p->lengths : 0;
+    n->lengths = lengths_ ? mix(below, lengths_) : below;
+    block_->tail = n;
+    if (!new_block_) parent_.release();  // the caller's count now belongs to the new node
     finished_ = true;
-
-    std::uint64_t h = p ? p->shape : 0x51f7'0000'0000'0001ull;
-    const std::uint64_t clause = (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(flags) << 32) |
-                                 (std::uint64_t(parts_[0]) << 16) | parts_[1];
-    h = util::mix(h, clause ^ ((std::uint64_t(top_) << 32 | alias) * 0x9e3779b97f4a7c15ull) ^
-                         (reinterpret_cast<std::uintptr_t>(table) * 0xc2b2ae3d27d4eb4full));
-    n->shape = util::mix(h, shape_);
-    n->lengths = util::mix(p ? p->lengths : 0, lengths_);
     return NodePtr(n);
+}
+
+Writer::~Writer() {
+    if (!finished_) abandon();
+}
+
+void Writer::abandon() noexcept {
+    for (std::uint32_t i = 0; i < n_subs_; ++i) subs_[i].~NodePtr();
+    if (new_block_) {
+        const std::uint32_t capacity = block_->capacity;
+        block_->~Block();  // releases the parent
+        node_free(block_, capacity);
+    } else {
+        block_->used -= node_->bytes_;  // parent_ still holds the caller's reference
+    }
+}
+
+Value Writer::text_value(std::string_view s, ValueKind kind) {
+    Value v;
+    v.kind = kind;
+    v.size = static_cast<std::uint32_t>(s.size());
+    v.s = chars_ + n_chars_;
+    if (!s.empty()) std::memcpy(chars_ + n_chars_, s.data(), s.size());
+    n_chars_ += static_cast<std::uint32_t>(s.size());
+    return v;
+}
+
+std::uint32_t Writer::string(std::string_view s) {
+    strs_[n_strs_] = StrRef{n_chars_, static_cast<std::uint32_t>(s.size())};
+    if (!s.empty()) std::memcpy(chars_ + n_chars_, s.data(), s.size());
+    n_chars_ += static_cast<std::uint32_t>(s.size());
+    shape_ = util::mix_step(shape_, util::hash_bytes(s));
+    return n_strs_++;
+}
+
+void Writer::aliased_column(const ColumnInfo* col, std::string_view source_alias) {
+    const std::uint32_t source = string(source_alias) + 1;  // checked by the counting pass
+    cols_[n_cols_] = ColumnRef{col, source};
+    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+    op(OpKind::column, outer_, 0, n_cols_++);
+}
+
+std::uint32_t Writer::subquery(const NodePtr& q) {
+    new (subs_ + n_subs_) NodePtr(q);
+    shape_ = util::mix_step(shape_, q->shape);
+    lengths_ = util::mix_step(lengths_, q->lengths);
+    return n_subs_++;
+}
+
+NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint16_t flags, const TableInfo* table,
+                        std::uint32_t alias) {
+    const NodeSizes sizes{ops_.size(), params_.size(), cols_.size(), subs_.size(), strs_.size(), chars_.size()};
+    Writer w(sizes, kind, std::move(parent));
+    if (sizes.chars) std::memcpy(w.chars_, chars_.data(), sizes.chars);
+    for (std::uint32_t i = 0; i < sizes.params; ++i) {
+        w.params_[i] = params_[i];
+        if (params_[i].kind == ValueKind::text || params_[i].kind == ValueKind::blob) w.params_[i].s = w.chars_ + params_[i].i;
+    }
+    copy_small(reinterpret_cast<unsigned char*>(w.cols_), cols_.data(), sizes.cols);
+    copy_small(reinterpret_cast<unsigned char*>(w.ops_), ops_.data(), sizes.ops);
+    copy_small(reinterpret_cast<unsigned char*>(w.strs_), strs_.data(), sizes.strs);
+    // The subqueries' references move into the node (NodePtr is one pointer).
+    for (std::uint32_t i = 0; i < sizes.subs; ++i) new (w.subs_ + i) NodePtr(subs_[i]);
+    finished_ = true;
+    w.n_ops_ = sizes.ops;
+    w.n_params_ = sizes.params;
+    w.n_cols_ = sizes.cols;
+    w.n_subs_ = sizes.subs;
+    w.n_strs_ = sizes.strs;
+    w.n_chars_ = sizes.chars;
+    w.shape_ = shape_;
+    w.lengths_ = lengths_;
+    w.top_ = top_;
+    w.parts_[0] = parts_[0];
+    w.parts_[1] = parts_[1];
+    w.alias_ = alias;
+    return w.finish(sub, flags, table);
 }
 
 }  // namespace quarry::core

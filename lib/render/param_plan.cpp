@@ -5,10 +5,10 @@
 
 namespace quarry::render {
 
-void enumerate_nodes(const Node* leaf, NodeList& out) {
-    for (const Node* n = leaf; n; n = n->parent) {
+void enumerate_nodes(const Node* leaf, NodeList& out, std::uint32_t limit) {
+    for (const Node* n = leaf; n && out.size() < limit; n = n->parent) {
         out.push_back(n);
-        for (const auto& s : n->subs()) enumerate_nodes(s.get(), out);
+        for (const auto& s : n->subs()) enumerate_nodes(s.get(), out, limit);
     }
 }
 
@@ -32,26 +32,31 @@ namespace quarry::core {
 bool collect_params(const Node& statement, const ParamPlan& plan, std::vector<Value>& params) {
     if (!plan.usable) return false;
     render::NodeList nodes;
-    render::enumerate_nodes(&statement, nodes);
-    // Bounds are checked, so a colliding cache key gives false rather than a stray read.
-    for (const auto& e : plan.entries)
-        if (e.node >= nodes.size() || e.index >= (e.array ? nodes[e.node]->ops().size() : nodes[e.node]->params().size()))
-            return false;
+    render::enumerate_nodes(&statement, nodes, plan.nodes);
+    if (nodes.size() != plan.nodes) return false;
+    const std::size_t start = params.size();
+    params.resize(start + plan.entries.size());
+    Value* out = params.data() + start;
     for (const auto& e : plan.entries) {
         const Node& n = *nodes[e.node];
+        // Bounds are checked, so a colliding cache key gives false rather than a stray read.
         if (!e.array) {
-            params.push_back(n.params()[e.index]);
+            if (e.index >= n.params().size()) break;
+            *out++ = n.params()[e.index];
             continue;
         }
+        if (e.index >= n.ops().size()) break;
         const Op& o = n.ops()[e.index];
         Value arr;
         arr.kind = ValueKind::array;
         arr.element = static_cast<ValueKind>(o.c);
         arr.size = o.b;
         arr.items = n.params().begin() + o.a;
-        params.push_back(arr);
+        *out++ = arr;
     }
-    return true;
+    if (out == params.data() + params.size()) return true;
+    params.resize(start);
+    return false;
 }
 
 }  // namespace quarry::core

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
+
 #include "quarry/core/render.hpp"
 #include "render/small_vec.hpp"
 
@@ -15,21 +17,27 @@ using NodeList = util::SmallVec<const Node*, 32>;
 
 // Every node reachable from `leaf`: the chain leaf to root, each node followed by its subqueries'
 // chains. A plan's node ordinals index this order.
-void enumerate_nodes(const Node* leaf, NodeList& out);
+// Stops once `out` holds `limit` nodes.
+void enumerate_nodes(const Node* leaf, NodeList& out, std::uint32_t limit = UINT32_MAX);
 
 // Fills a plan while the visitor renders.
 class PlanRecorder {
 public:
     PlanRecorder(const Node& statement, ParamPlan& plan) : plan_(plan) {
         plan_.entries.clear();
+        plan_.nodes = 0;
         plan_.usable = true;
         enumerate_nodes(&statement, nodes_);
     }
-    void single(const Node& n, std::uint32_t param_index) { plan_.entries.push_back({ordinal(n), param_index, false}); }
-    void array(const Node& n, std::uint32_t op_index) { plan_.entries.push_back({ordinal(n), op_index, true}); }
+    void single(const Node& n, std::uint32_t param_index) { add({ordinal(n), param_index, false}); }
+    void array(const Node& n, std::uint32_t op_index) { add({ordinal(n), op_index, true}); }
 
 private:
     std::uint32_t ordinal(const Node& n);
+    void add(ParamPlan::Entry e) {
+        plan_.entries.push_back(e);
+        if (e.node >= plan_.nodes) plan_.nodes = e.node + 1;
+    }
     ParamPlan& plan_;
     NodeList nodes_;
 };

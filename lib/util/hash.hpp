@@ -8,6 +8,7 @@
 namespace quarry::util {
 
 using core::mix;
+using core::mix_step;
 
 inline std::uint64_t hash_bytes(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a

@@ -241,6 +241,7 @@ public:
 
 private:
     friend class Lowerer;
+    friend class Writer;
     friend struct Block;
     Node() = default;
     const unsigned char* base() const { return reinterpret_cast<const unsigned char*>(this); }

@@ -10,6 +10,7 @@
 
 #include "quarry/core/ast.hpp"
 #include "quarry/core/mix.hpp"
+#include "quarry/core/node_writer.hpp"
 
 namespace quarry::core {
 
@@ -75,17 +76,13 @@ public:
     [[gnu::always_inline]] std::uint32_t op(OpKind kind, std::uint8_t sub = 0, std::uint16_t arity = 0,
                                             std::uint32_t a = 0, std::uint32_t b = 0, std::uint32_t c = 0) {
         ops_.push_back(Op{kind, sub, arity, a, b, c});
-        // In-list lengths vary the SQL only where a dialect expands lists: keep them out of the shape.
-        const std::uint64_t shaped_b = kind == OpKind::in_list ? 0 : b;
-        const std::uint64_t head =
-            (std::uint64_t(kind) << 56) | (std::uint64_t(sub) << 48) | (std::uint64_t(arity) << 32) | a;
-        shape_ = mix(shape_, head ^ (((shaped_b << 32) | c) * 0x9e3779b97f4a7c15ull));
+        shape_ = mix_step(shape_, op_key(kind, sub, arity, a, b, c));
         return ops_.size() - 1;
     }
     void set_arity(std::uint32_t op_index, std::uint16_t arity);
     void column(const ColumnInfo* col) {
         cols_.push_back(ColumnRef{col, 0});
-        shape_ = mix(shape_, reinterpret_cast<std::uintptr_t>(col));
+        shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
         op(OpKind::column, outer_, 0, cols_.size() - 1);
     }
     void column(const ColumnInfo* col, std::string_view source_alias) {
@@ -99,7 +96,7 @@ public:
     void param(Value v) {  // scalars only
         params_.push_back(v);
         if (listing_) {
-            lengths_ = mix(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
+            lengths_ = mix_step(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
             return;
         }
         // The value's kind is part of the shape: a prepared statement's parameter types follow it.
@@ -110,6 +107,17 @@ public:
     // Appends the parameters bound so far to `out`, text and blob payloads pointing into this
     // Lowerer: valid while it lives and nothing more is bound (a node is not needed to run them).
     void params_into(std::vector<Value>& out) const;
+    // Binds the parameters bound so far into another lowerer (a Counter or Writer): how a
+    // value_traits written for Lowerer& alone still binds through the two-pass build.
+    template <class L>
+    void replay_params(L& to) const {
+        for (std::uint32_t i = 0; i < params_.size(); ++i) {
+            const Value& v = params_[i];
+            if (v.kind == ValueKind::text) to.param_text({chars_.data() + v.i, v.size});
+            else if (v.kind == ValueKind::blob) to.param_blob({chars_.data() + v.i, v.size});
+            else to.param(v);
+        }
+    }
     // IN-list values: between begin_list() and end_list(), param*() calls store values without ops;
     // begin_list() returns the index of the first, for the in_list op's `a`.
     std::uint32_t begin_list();

@@ -27,6 +27,7 @@ struct ParamPlan {
         bool array;           // an IN list bound as one array parameter
     };
     std::vector<Entry> entries;
+    std::uint32_t nodes = 0;  // how many nodes, in enumerate_nodes() order, the entries reach into
     bool usable = false;  // false when one node is reachable twice (its ordinal would be ambiguous)
 };
 
