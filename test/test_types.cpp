@@ -59,6 +59,21 @@ struct quarry::value_traits<Cents> {
     static void bind(core::Lowerer& l, Cents c) { l.param(core::Value::integer(c.v)); }
     static Cents read(const core::Row& r, std::uint32_t i) { return {r.integer(i)}; }
 };
+struct Wrapped {
+    std::int64_t v;
+};
+// Writes an op around its parameter: that cannot be replayed into a two-pass build.
+template <>
+struct quarry::value_traits<Wrapped> {
+    static constexpr core::SqlType sql_type = core::SqlType::bigint;
+    static constexpr family fam = family::numeric;
+    static constexpr core::ValueKind kind = core::ValueKind::integer;
+    static void bind(core::Lowerer& l, Wrapped w) {
+        l.op(core::OpKind::cast, 0, 1, static_cast<std::uint32_t>(core::SqlType::bigint));
+        l.param(core::Value::integer(w.v));
+    }
+    static Wrapped read(const core::Row& r, std::uint32_t i) { return {r.integer(i)}; }
+};
 template <>
 struct quarry::value_traits<Label> {
     static constexpr core::SqlType sql_type = core::SqlType::text;
@@ -189,6 +204,9 @@ TEST_CASE("a value_traits whose bind takes core::Lowerer& binds in comparisons, 
                  where(in(col(&User::id), std::vector<Cents>{{3}, {4}})) |
                  where(col(&User::age) == std::optional<Cents>(Cents{8}));
     CHECK(other.shape() == q.shape());
+    // A bind(core::Lowerer&) that writes more than parameters is refused, not silently cut short.
+    CHECK_THROWS_WITH_AS(from<User>() | where(col(&User::id) == Wrapped{1}), doctest::Contains("bind(auto& l"),
+                         QueryError);
 }
 
 // ---- SQLite -------------------------------------------------------------------------------

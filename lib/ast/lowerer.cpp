@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 
+#include "quarry/errors.hpp"
 #include "util/hash.hpp"
 #include "util/identifier.hpp"
 
@@ -66,9 +67,13 @@ void Lowerer::params_into(std::vector<Value>& out) const {
 }
 
 void Lowerer::param_blob(std::string_view bytes) {
-    param_text(bytes);
-    params_.back().kind = ValueKind::blob;
-    if (!listing_) ops_.back().sub = static_cast<std::uint8_t>(ValueKind::blob);
+    // As param_text, with the blob kind from the start: the shape then matches a Writer's.
+    Value v;
+    v.kind = ValueKind::blob;
+    v.size = static_cast<std::uint32_t>(bytes.size());
+    v.i = static_cast<std::int64_t>(chars_.size());
+    chars_.append(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+    param(v);
     shape_ = util::mix_step(shape_, 0xb10b);
 }
 
@@ -293,7 +298,17 @@ void Writer::abandon() noexcept {
     }
 }
 
+void Lowerer::replay_refused() {
+    throw QueryError("a value_traits<T>::bind(core::Lowerer&, ...) that writes more than parameters (ops, "
+                     "strings, subqueries) cannot be replayed: declare it as bind(auto& l, ...)");
+}
+
+void Counter::too_many_chars() {
+    throw QueryError("a clause's text and blob values exceed 4 GiB");
+}
+
 Value Writer::text_value(std::string_view s, ValueKind kind) {
+    if (s.size() > expect_.chars - n_chars_) miscounted();
     Value v;
     v.kind = kind;
     v.size = static_cast<std::uint32_t>(s.size());
@@ -304,6 +319,7 @@ Value Writer::text_value(std::string_view s, ValueKind kind) {
 }
 
 std::uint32_t Writer::string(std::string_view s) {
+    if (n_strs_ == expect_.strs || s.size() > expect_.chars - n_chars_) miscounted();
     strs_[n_strs_] = StrRef{n_chars_, static_cast<std::uint32_t>(s.size())};
     if (!s.empty()) std::memcpy(chars_ + n_chars_, s.data(), s.size());
     n_chars_ += static_cast<std::uint32_t>(s.size());
@@ -313,12 +329,14 @@ std::uint32_t Writer::string(std::string_view s) {
 
 void Writer::aliased_column(const ColumnInfo* col, std::string_view source_alias) {
     const std::uint32_t source = string(source_alias) + 1;  // checked by the counting pass
+    if (n_cols_ == expect_.cols) miscounted();
     cols_[n_cols_] = ColumnRef{col, source};
     shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
     op(OpKind::column, outer_, 0, n_cols_++);
 }
 
 std::uint32_t Writer::subquery(const NodePtr& q) {
+    if (n_subs_ == expect_.subs) miscounted();
     new (subs_ + n_subs_) NodePtr(q);
     shape_ = util::mix_step(shape_, q->shape);
     lengths_ = util::mix_step(lengths_, q->lengths);

@@ -77,7 +77,11 @@ void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) 
     } else if (!sources_.empty() && !unqualified_) {
         // Unqualified: the column must still belong to the query's only source.
         bool ok = false;
-        for (auto& s : sources_) ok = ok || s.table == r.column->table;
+        for (auto& s : sources_)
+            if (s.table == r.column->table) {
+                ok = true;
+                break;
+            }
         if (!ok)
             throw QueryError("column " + r.column->table->name + "." + r.column->name +
                              " refers to a table that is not in the query");
@@ -180,6 +184,21 @@ void Renderer::raw_fragment(const Node& n, std::uint32_t& i, const Op& o) {
 }
 
 void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
+    // The leaves most expressions are made of, before the depth guard: they never recurse.
+    const Op& leaf = n.ops()[i];
+    if (leaf.kind == OpKind::column) {
+        ++i;
+        const ColumnRef& r = n.cols()[leaf.a];
+        // The common case: a query of one table, names unqualified, the column its own.
+        if (out_ && !qualify_ && !printer_ && !unqualified_ && leaf.sub == 0 && sources_.size() == 1 &&
+            sources_[0].table == r.column->table)
+            return out_->append(r.column->quoted);
+        return column(n, r, leaf.sub);
+    }
+    if (leaf.kind == OpKind::param) {
+        ++i;
+        return param(n, leaf.a);
+    }
     // Bounded recursion; the bulky cases live in their own functions to keep this frame small
     // (it is the unit of stack use per nesting level, sanitizers included).
     struct Depth {

@@ -47,6 +47,7 @@ bool collect_params(const Node& statement, const ParamPlan& plan, std::vector<Va
         }
         if (e.index >= n.ops().size()) break;
         const Op& o = n.ops()[e.index];
+        if (o.kind != core::OpKind::in_list || o.a > n.params().size() || o.b > n.params().size() - o.a) break;
         Value arr;
         arr.kind = ValueKind::array;
         arr.element = static_cast<ValueKind>(o.c);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The visitor, part 2: statements (SELECT, INSERT, UPDATE, DELETE) and their clauses.
 #include <cctype>
-#include <optional>
 
 #include "quarry/core/render.hpp"
 #include "quarry/errors.hpp"
@@ -729,9 +728,14 @@ namespace quarry::core {
 void render_into(const Node& statement, const Dialect& d, std::string* sql, std::vector<Value>& params,
                  ParamPlan* plan) {
     render::Renderer r(d, sql != nullptr, params);
-    std::optional<render::PlanRecorder> recorder;
-    if (plan) r.record_plan(&recorder.emplace(statement, *plan));
-    r.statement(statement);
+    if (plan) {
+        render::PlanRecorder recorder(statement, *plan);
+        r.record_plan(&recorder);
+        r.statement(statement);
+        r.record_plan(nullptr);
+    } else {
+        r.statement(statement);
+    }
     if (sql) sql->assign(r.text());
 }
 

@@ -111,6 +111,7 @@ public:
     // value_traits written for Lowerer& alone still binds through the two-pass build.
     template <class L>
     void replay_params(L& to) const {
+        if (!ops_.empty() || !strs_.empty() || !subs_.empty()) replay_refused();
         for (std::uint32_t i = 0; i < params_.size(); ++i) {
             const Value& v = params_[i];
             if (v.kind == ValueKind::text) to.param_text({chars_.data() + v.i, v.size});
@@ -140,6 +141,7 @@ public:
 
 private:
     void aliased_column(const ColumnInfo* col, std::string_view source_alias);
+    [[noreturn]] static void replay_refused();
 
     detail::InlineBuf<Op, 24> ops_;
     detail::InlineBuf<Value, 12> params_;  // text/blob payloads hold an offset into chars_ until finish()

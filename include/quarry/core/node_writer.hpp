@@ -64,11 +64,11 @@ public:
         ++n_.params;
         if (!listing_) ++n_.ops;
     }
-    [[gnu::always_inline]] void param_text(std::string_view s) noexcept {
-        n_.chars += static_cast<std::uint32_t>(s.size());
+    [[gnu::always_inline]] void param_text(std::string_view s) {
+        add_chars(s.size());
         param(Value{});
     }
-    [[gnu::always_inline]] void param_blob(std::string_view bytes) noexcept { param_text(bytes); }
+    [[gnu::always_inline]] void param_blob(std::string_view bytes) { param_text(bytes); }
     [[gnu::always_inline]] std::uint32_t begin_list() noexcept {
         listing_ = true;
         return list_start_ = n_.params;
@@ -78,8 +78,8 @@ public:
         return n_.params - list_start_;
     }
     [[gnu::always_inline]] void patch(std::uint32_t, std::uint32_t, std::uint32_t) noexcept {}
-    [[gnu::always_inline]] std::uint32_t string(std::string_view s) noexcept {
-        n_.chars += static_cast<std::uint32_t>(s.size());
+    [[gnu::always_inline]] std::uint32_t string(std::string_view s) {
+        add_chars(s.size());
         return n_.strs++;
     }
     std::uint32_t identifier(std::string_view s) {
@@ -96,6 +96,14 @@ public:
     const NodeSizes& sizes() const noexcept { return n_; }
 
 private:
+    // A node's text and blob bytes are counted in 32 bits; more is refused here, before the
+    // Writer is sized by the count.
+    void add_chars(std::size_t n) {
+        if (n > max_node_chars - n_.chars) too_many_chars();
+        n_.chars += static_cast<std::uint32_t>(n);
+    }
+    static constexpr std::uint32_t max_node_chars = 0xffff'0000u;
+    [[noreturn]] static void too_many_chars();
     NodeSizes n_;
     std::uint32_t list_start_ = 0;
     bool listing_ = false;
@@ -113,6 +121,9 @@ public:
 
     [[gnu::always_inline]] std::uint32_t op(OpKind kind, std::uint8_t sub = 0, std::uint16_t arity = 0,
                                             std::uint32_t a = 0, std::uint32_t b = 0, std::uint32_t c = 0) {
+        // A lower() (a user's bind, say) that wrote more than it counted stops here, not after
+        // overwriting what follows the node.
+        if (n_ops_ == expect_.ops) [[unlikely]] miscounted();
         ops_[n_ops_] = Op{kind, sub, arity, a, b, c};
         shape_ = mix_step(shape_, op_key(kind, sub, arity, a, b, c));
         return n_ops_++;
@@ -122,6 +133,7 @@ public:
         shape_ = mix_step(shape_, 0xa417'0000u + arity);
     }
     [[gnu::always_inline]] void column(const ColumnInfo* col) {
+        if (n_cols_ == expect_.cols) [[unlikely]] miscounted();
         cols_[n_cols_] = ColumnRef{col, 0};
         shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
         op(OpKind::column, outer_, 0, n_cols_++);
@@ -131,6 +143,7 @@ public:
         else aliased_column(col, source_alias);
     }
     void excluded(const ColumnInfo* col) {
+        if (n_cols_ == expect_.cols) [[unlikely]] miscounted();
         cols_[n_cols_] = ColumnRef{col, 0};
         shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
         op(OpKind::excluded, 0, 0, n_cols_++);
@@ -138,6 +151,7 @@ public:
     void enter_outer() noexcept { ++outer_; }
     void leave_outer() noexcept { --outer_; }
     [[gnu::always_inline]] void param(Value v) {
+        if (n_params_ == expect_.params) [[unlikely]] miscounted();
         params_[n_params_++] = v;
         if (listing_) {
             lengths_ = mix_step(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
@@ -187,7 +201,7 @@ private:
     void abandon() noexcept;
     // A new block for a node of `bytes`, owning `parent` (the chain below it).
     static Block* start_block(Clause kind, NodePtr&& parent, bool parent_owned, std::size_t bytes);
-    [[noreturn]] static void miscounted();
+    [[noreturn, gnu::cold]] static void miscounted();
 
     Node* node_;
     Block* block_;
