@@ -49,14 +49,16 @@ void Lowerer::excluded(const ColumnInfo* col) {
     op(OpKind::excluded, 0, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
-void Lowerer::param_text(std::string_view s) {
+void Lowerer::param_bytes(std::string_view s, ValueKind kind) {
     Value v;
-    v.kind = ValueKind::text;
+    v.kind = kind;  // the kind from the start: the shape then matches a Writer's
     v.size = static_cast<std::uint32_t>(s.size());
     v.i = static_cast<std::int64_t>(chars_.size());
     chars_.append(s.data(), static_cast<std::uint32_t>(s.size()));
     param(v);
 }
+
+void Lowerer::param_text(std::string_view s) { param_bytes(s, ValueKind::text); }
 
 void Lowerer::params_into(std::vector<Value>& out) const {
     for (std::uint32_t i = 0; i < params_.size(); ++i) {
@@ -67,13 +69,7 @@ void Lowerer::params_into(std::vector<Value>& out) const {
 }
 
 void Lowerer::param_blob(std::string_view bytes) {
-    // As param_text, with the blob kind from the start: the shape then matches a Writer's.
-    Value v;
-    v.kind = ValueKind::blob;
-    v.size = static_cast<std::uint32_t>(bytes.size());
-    v.i = static_cast<std::int64_t>(chars_.size());
-    chars_.append(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
-    param(v);
+    param_bytes(bytes, ValueKind::blob);
     shape_ = util::mix_step(shape_, 0xb10b);
 }
 

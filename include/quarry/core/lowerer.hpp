@@ -141,6 +141,7 @@ public:
 
 private:
     void aliased_column(const ColumnInfo* col, std::string_view source_alias);
+    void param_bytes(std::string_view s, ValueKind kind);
     [[noreturn]] static void replay_refused();
 
     detail::InlineBuf<Op, 24> ops_;
