@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quarry/core/lowerer.hpp"
+#include "quarry/core/pack.hpp"
 #include "quarry/schema.hpp"
 #include "quarry/value_traits.hpp"
 
@@ -143,17 +144,17 @@ struct op_expr : expr_base<op_expr<V, Tables, Kids...>> {
     core::OpKind kind;
     std::uint8_t sub;
     std::uint32_t a, b, c;
-    std::tuple<Kids...> kids;
+    detail::pack<Kids...> kids;
     void lower(auto& l) const {
         l.op(kind, sub, sizeof...(Kids), a, b, c);
-        std::apply([&](const auto&... k) { (k.lower(l), ...); }, kids);
+        kids.apply([&](const auto&... k) { (k.lower(l), ...); });
     }
 };
 
 template <class V, class... Kids>
 auto make_op(core::OpKind kind, std::uint8_t sub, Kids... kids) {
     return op_expr<V, concat_t<typename Kids::tables...>, Kids...>{
-        {}, kind, sub, 0, 0, 0, std::tuple<Kids...>(std::move(kids)...)};
+        {}, kind, sub, 0, 0, 0, detail::pack<Kids...>(std::move(kids)...)};
 }
 template <class V, class... Kids>
 auto make_op_a(core::OpKind kind, std::uint8_t sub, std::uint32_t a, Kids... kids) {

@@ -28,10 +28,10 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
     using tables = concat_t<typename E::tables...>;
     core::Func f;
     std::uint8_t flags;
-    std::tuple<E...> args;
+    detail::pack<E...> args;
     void lower(auto& l) const {
         l.op(core::OpKind::func, flags, sizeof...(E), static_cast<std::uint32_t>(f));
-        std::apply([&](const auto&... a) { (a.lower(l), ...); }, args);
+        args.apply([&](const auto&... a) { (a.lower(l), ...); });
     }
     template <class P>
     auto filter(P pred) const {
@@ -47,7 +47,7 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
         P pred;
         void lower(auto& l) const {
             l.op(core::OpKind::func, agg.flags | core::FuncFlags::filter, sizeof...(E) + 1, static_cast<std::uint32_t>(agg.f));
-            std::apply([&](const auto&... a) { (a.lower(l), ...); }, agg.args);
+            agg.args.apply([&](const auto&... a) { (a.lower(l), ...); });
             pred.lower(l);
         }
     };
@@ -104,11 +104,11 @@ inline frame_spec range_between(frame_bound s, frame_bound e) { return {core::Fr
 inline frame_spec groups_between(frame_bound s, frame_bound e) { return {core::FrameMode::groups, s, e}; }
 
 template <class... E>
-struct partition_by_t { std::tuple<E...> es; };
+struct partition_by_t { detail::pack<E...> es; };
 template <class... E>
 auto partition_by(E... es) { return partition_by_t<expr_t<E>...>{{as_expr(std::move(es))...}}; }
 template <class... E>
-struct window_order_t { std::tuple<E...> es; };
+struct window_order_t { detail::pack<E...> es; };
 template <class... E>
 auto window_order(E... es) {
     return window_order_t<decltype(order_item(std::move(es)))...>{{order_item(std::move(es))...}};
@@ -123,12 +123,12 @@ struct window_spec {
     using tables = concat_t<type_list<>>;
     window_spec with_frame(frame_spec f) const { return {partition, order, f}; }
     void lower(auto& l) const {
-        auto np = std::tuple_size_v<decltype(partition.es)>;
-        auto no = std::tuple_size_v<decltype(order.es)>;
+        auto np = decltype(partition.es)::size;
+        auto no = decltype(order.es)::size;
         l.op(core::OpKind::window_spec, 0, static_cast<std::uint16_t>(np + no + (frame ? 1 : 0)),
              static_cast<std::uint32_t>(np), static_cast<std::uint32_t>(no), frame ? 1 : 0);
-        std::apply([&](const auto&... e) { (e.lower(l), ...); }, partition.es);
-        std::apply([&](const auto&... e) { (e.lower(l), ...); }, order.es);
+        partition.es.apply([&](const auto&... e) { (e.lower(l), ...); });
+        order.es.apply([&](const auto&... e) { (e.lower(l), ...); });
         if (frame)
             l.op(core::OpKind::frame, static_cast<std::uint8_t>(frame->mode), 0, static_cast<std::uint32_t>(frame->start.kind),
                  static_cast<std::uint32_t>(frame->end.kind),
@@ -336,11 +336,11 @@ struct raw_expr : expr_base<raw_expr<V, E...>> {
     using value_type = V;
     using tables = concat_t<typename E::tables...>;
     const char* sql;
-    std::tuple<E...> args;
+    detail::pack<E...> args;
     void lower(auto& l) const {
         std::uint32_t at = l.op(core::OpKind::raw, 0, sizeof...(E));
         l.patch(at, l.string(sql), 0);
-        std::apply([&](const auto&... a) { (a.lower(l), ...); }, args);
+        args.apply([&](const auto&... a) { (a.lower(l), ...); });
     }
 };
 

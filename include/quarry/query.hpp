@@ -196,7 +196,7 @@ auto or_having(E e) { return predicate_clause<expr_t<E>>{as_expr(std::move(e)), 
 
 template <class Row, class... E>
 struct select_clause {
-    std::tuple<E...> es;
+    detail::pack<E...> es;
     template <class R, class S>
     auto apply(Query<R, S> q) const {
         static_assert(!S::selected,
@@ -204,8 +204,8 @@ struct select_clause {
         (detail::check_scope<E, S>(), ...);
         using NewRow = std::conditional_t<std::is_void_v<Row>, typename detail::row_of<E...>::type, Row>;
         using NewScope = typename detail::with_selected<S, true>::type;
-        return Query<NewRow, NewScope>(std::apply(
-            [&](const auto&... e) { return detail::pipe(core::Clause::select, std::move(q).take(), e...); }, es));
+        return Query<NewRow, NewScope>(
+            es.apply([&](const auto&... e) { return detail::pipe(core::Clause::select, std::move(q).take(), e...); }));
     }
 };
 
@@ -293,11 +293,11 @@ auto join_lateral(const Query<R, Sc>& sub, E on, core::JoinKind kind = core::Joi
 template <class... E>
 struct list_clause {
     core::Clause kind;
-    std::tuple<E...> es;
+    detail::pack<E...> es;
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
         (detail::check_scope<E, S>(), ...);
-        return Query<R, S>(std::apply([&](const auto&... e) { return detail::pipe(kind, std::move(q).take(), e...); }, es));
+        return Query<R, S>(es.apply([&](const auto&... e) { return detail::pipe(kind, std::move(q).take(), e...); }));
     }
 };
 
@@ -380,13 +380,13 @@ inline scalar_clause limit(std::int64_t n) { return {core::Clause::limit, n}; }
 template <class... E>
 struct limit_per_clause {
     std::int64_t n;
-    std::tuple<E...> partition;
+    detail::pack<E...> partition;
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
         (detail::check_scope<E, S>(), ...);
         if (n < 0) throw QueryError("limit_per must not be negative");
         core::Lowerer l;
-        std::apply([&](const auto&... e) { ((e.lower(l), l.end_expr()), ...); }, partition);
+        partition.apply([&](const auto&... e) { ((e.lower(l), l.end_expr()), ...); });
         l.param(core::Value::integer(n));
         l.end_expr();
         return Query<R, S>(l.finish(core::Clause::limit_per, std::move(q).take()));

@@ -593,7 +593,7 @@ private:
     T upsert_row(const T& row, M T::*... target) {
         static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
         core::Lowerer values{core::Lowerer::ValuesOnly{}};
-        detail::for_upsert_columns<T>(std::tuple<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
+        detail::for_upsert_columns<T>(detail::pack<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
         std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
         ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
         std::optional<T> out;

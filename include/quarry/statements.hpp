@@ -74,7 +74,7 @@ excluded_expr<T, M> excluded(M T::*member) { return {{}, &column_info(member)}; 
 
 template <class T, class... M>
 struct field_list {
-    std::tuple<M T::*...> members;
+    detail::pack<M T::*...> members;
 };
 template <class T, class... M>
 field_list<T, M...> fields(M T::*... members) { return {{members...}}; }
@@ -124,10 +124,10 @@ Statement<T> insert_rows(const Rows& rows, const field_list<T, M...>& f) {
     return build_insert<T>(
         rows,
         [&](auto& l) {
-            std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, f.members);
+            f.members.apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); });
         },
         [&](auto& l, const T& row) {
-            std::apply([&](auto... mp) { (bind_param<M>(l, row.*mp), ...); }, f.members);
+            f.members.apply([&](auto... mp) { (bind_param<M>(l, row.*mp), ...); });
             return static_cast<std::uint16_t>(sizeof...(M));
         });
 }
@@ -157,7 +157,7 @@ template <schema T, class... M, class R, class S>
 Statement<T> insert_from(const field_list<T, M...>& f, const Query<R, S>& q) {
     static_assert(S::selected, "quarry: insert_from needs a query with a select() of the inserted columns");
     core::Lowerer l;
-    std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, f.members);
+    f.members.apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); });
     l.mark_part();
     l.subquery(q.node());
     return Statement<T>(l.finish(core::Clause::insert, {}, 0, core::InsertFlags::from_select, &table_info<T>()));
@@ -167,21 +167,21 @@ Statement<T> insert_from(const field_list<T, M...>& f, const Query<R, S>& q) {
 
 template <class T, class... M>
 struct conflict_target {
-    std::tuple<M T::*...> members;
+    detail::pack<M T::*...> members;
 };
 
 template <class T, class Target, class Where, class... A>
 struct on_conflict_clause {
     Target target;
     core::ConflictAction action;
-    std::tuple<A...> assigns;
+    detail::pack<A...> assigns;
     std::optional<Where> where;
     template <class R>
     Statement<T, R> apply(Statement<T, R> s) const {
         auto lower = [&](auto& l) {
-            std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
+            target.members.apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); });
             l.mark_part();
-            std::apply([&](const auto&... a) { ((a.lower(l), l.end_expr()), ...); }, assigns);
+            assigns.apply([&](const auto&... a) { ((a.lower(l), l.end_expr()), ...); });
             if (where) {
                 where->lower(l);
                 l.end_expr();
@@ -232,10 +232,11 @@ struct conflict_builder {
     }
 };
 namespace detail {
-// Whether a conflict target (a tuple of member pointers) includes column `c`.
-template <class T, class... M>
-bool names_column(const std::tuple<M T::*...>& target, const core::ColumnInfo& c) {
-    return std::apply([&](auto... t) { return ((&column_info(t) == &c) || ...); }, target);
+// Whether a conflict target (a pack of member pointers) includes column `c`. The pack's type is not
+// spelled in these signatures: g++ 12 cannot mangle pack<M T::*...> ("mangling offset_type").
+template <class Members>
+bool names_column(const Members& target, const core::ColumnInfo& c) {
+    return target.apply([&](auto... t) { return ((&column_info(t) == &c) || ...); });
 }
 }  // namespace detail
 
@@ -247,7 +248,7 @@ struct on_conflict_replace_all_clause {
     template <class R>
     Statement<T, R> apply(Statement<T, R> s) const {
         core::Lowerer l;
-        std::apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); }, target.members);
+        target.members.apply([&](auto... mp) { ((l.column(&column_info(mp)), l.end_expr()), ...); });
         l.mark_part();
         bool any = false;
         detail::for_insert_columns<T>([&](auto mp) {
@@ -268,7 +269,7 @@ struct on_conflict_replace_all_clause {
             any = true;
         }
         if (!any) {  // every column is in the target: a no-op update, so that RETURNING still sees the row
-            const auto first = std::get<0>(target.members);
+            const auto first = target.members.template get<0>();
             set(first, excluded(first)).lower(l);
             l.end_expr();
         }
@@ -291,12 +292,12 @@ conflict_builder<T, M...> on_conflict(M T::*... target) {
 
 template <class Row, class... E>
 struct returning_clause {
-    std::tuple<E...> es;
+    detail::pack<E...> es;
     template <class T, class R>
     auto apply(Statement<T, R> s) const {
         using NewRow = std::conditional_t<std::is_void_v<Row>, typename detail::row_of<E...>::type, Row>;
         return Statement<T, NewRow>(
-            std::apply([&](const auto&... e) { return detail::pipe(core::Clause::returning, std::move(s).take(), e...); }, es));
+            es.apply([&](const auto&... e) { return detail::pipe(core::Clause::returning, std::move(s).take(), e...); }));
     }
 };
 template <class... E>
@@ -319,8 +320,8 @@ inline returning_all_clause returning_all() { return {}; }
 namespace detail {
 // The columns an upsert on `target` writes: the inserted ones, and the target's even when the
 // database would generate them (an upsert by an id must send the id).
-template <class T, class... M, class F>
-void for_upsert_columns(const std::tuple<M T::*...>& target, F&& f) {
+template <class T, class Members, class F>
+void for_upsert_columns(const Members& target, F&& f) {
     for_each_column<T>([&](auto mp, const char*) {
         const core::ColumnInfo& c = column_info(mp);
         if ((!c.generated && !c.read_only) || names_column(target, c)) f(mp);
@@ -333,7 +334,7 @@ void for_upsert_columns(const std::tuple<M T::*...>& target, F&& f) {
 template <schema T, class... M>
 Statement<T, T> upsert(const T& row, M T::*... target) {
     static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
-    const std::tuple<M T::*...> t{target...};
+    const detail::pack<M T::*...> t{target...};
     auto insert = detail::build_insert<T>(
         std::vector<std::reference_wrapper<const T>>{row},
         [&](auto& l) { detail::for_upsert_columns<T>(t, [&](auto mp) { l.column(&column_info(mp)); l.end_expr(); }); },
@@ -366,11 +367,11 @@ auto update_all(const Query<R, S>& q, A... assigns) {
 
 template <class... A>
 struct set_clause {
-    std::tuple<A...> assigns;
+    detail::pack<A...> assigns;
     template <class T, class R>
     Statement<T, R> apply(Statement<T, R> s) const {
         static_assert((std::is_same_v<typename A::table, T> && ...), "quarry: set() names a column of another table");
-        return Statement<T, R>(std::apply([&](const auto&... a) { return detail::pipe(core::Clause::set, std::move(s).take(), a...); }, assigns));
+        return Statement<T, R>(assigns.apply([&](const auto&... a) { return detail::pipe(core::Clause::set, std::move(s).take(), a...); }));
     }
 };
 template <class... A>

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// A minimal heterogeneous pack for the children of typed expressions and clauses.
+//
+// std::tuple would do, but every expression of every query instantiates one, and its converting
+// constructors, allocator overloads and recursive _Tuple_impl chain made up a fifth of the
+// functions a TU of twenty queries instantiated (bench/compile_time.sh). A pack only stores its
+// members and hands them to a function, which is all the typed face needs.
+#pragma once
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace quarry::detail {
+
+template <std::size_t I, class T>
+struct pack_leaf {
+    T value;
+};
+
+template <class Seq, class... T>
+struct pack_impl;
+
+template <std::size_t... I, class... T>
+struct pack_impl<std::index_sequence<I...>, T...> : pack_leaf<I, T>... {
+    static constexpr std::size_t size = sizeof...(T);
+
+    constexpr pack_impl() = default;
+    // Not explicit: clauses are brace-initialised, `select_clause<...>{{a, b}}`.
+    template <class... U>
+        requires(sizeof...(U) == sizeof...(T) && sizeof...(T) > 0 && !(std::is_same_v<std::remove_cvref_t<U>, pack_impl> || ...))
+    constexpr pack_impl(U&&... v) : pack_leaf<I, T>{static_cast<T>(std::forward<U>(v))}... {}
+
+    // f(member...), in order.
+    template <class F>
+    constexpr decltype(auto) apply(F&& f) const {
+        return std::forward<F>(f)(static_cast<const pack_leaf<I, T>&>(*this).value...);
+    }
+    template <std::size_t K>
+    constexpr const auto& get() const {
+        return get_leaf<K>(*this).value;
+    }
+
+private:
+    template <std::size_t K, class U>
+    static constexpr const pack_leaf<K, U>& get_leaf(const pack_leaf<K, U>& leaf) { return leaf; }
+};
+
+template <class... T>
+using pack = pack_impl<std::index_sequence_for<T...>, T...>;
+
+}  // namespace quarry::detail
