@@ -3,9 +3,13 @@
 // round trips through real SQLite database files, including stored values that do not fit.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <limits>
 #include <unordered_set>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <quarry/repo.hpp>
 
@@ -81,6 +85,24 @@ struct quarry::value_traits<Label> {
     static constexpr core::ValueKind kind = core::ValueKind::text;
     static void bind(core::Lowerer& l, const Label& s) { l.param_text(s.text); }
     static Label read(const core::Row& r, std::uint32_t i) { return {std::string(r.text(i))}; }
+};
+
+// Binds one parameter on its first call and two on every later one: a bind that is not a pure
+// function of its value, which the two-pass build must stop on rather than write past the node.
+struct Flaky {
+    std::int64_t v;
+};
+template <>
+struct quarry::value_traits<Flaky> {
+    static constexpr core::SqlType sql_type = core::SqlType::bigint;
+    static constexpr family fam = family::numeric;
+    static constexpr core::ValueKind kind = core::ValueKind::integer;
+    static inline int calls = 0;
+    static void bind(auto& l, Flaky f) {
+        l.param(core::Value::integer(f.v));
+        if (calls++ > 0) l.param(core::Value::integer(f.v));
+    }
+    static Flaky read(const core::Row& r, std::uint32_t i) { return {r.integer(i)}; }
 };
 
 // ---- compile-time checks ------------------------------------------------------------------
@@ -207,6 +229,45 @@ TEST_CASE("a value_traits whose bind takes core::Lowerer& binds in comparisons, 
     // A bind(core::Lowerer&) that writes more than parameters is refused, not silently cut short.
     CHECK_THROWS_WITH_AS(from<User>() | where(col(&User::id) == Wrapped{1}), doctest::Contains("bind(auto& l"),
                          QueryError);
+}
+
+TEST_CASE("a clause with more than 4 GiB of text is refused while counting, before any memory is taken") {
+    // The counting pass reads only sizes: these views are never dereferenced.
+    const char byte = 'x';
+    core::Counter one;
+    CHECK_THROWS_WITH_AS(one.param_text(std::string_view(&byte, std::size_t{5} << 30)), doctest::Contains("4 GiB"),
+                         QueryError);
+    core::Counter many;  // the limit is on the clause's total, not on each value
+    many.param_text(std::string_view(&byte, std::size_t{3} << 30));
+    CHECK_THROWS_AS(many.param_text(std::string_view(&byte, std::size_t{3} << 30)), QueryError);
+    CHECK_THROWS_AS(many.string(std::string_view(&byte, std::size_t{2} << 30)), QueryError);
+    CHECK(many.sizes().chars == std::uint32_t{3} << 30);
+    CHECK(many.sizes().params == 1);
+}
+
+TEST_CASE("a bind that binds differently when counted and when written stops the program with a message") {
+    int err[2];
+    REQUIRE(pipe(err) == 0);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        dup2(err[1], 2);
+        close(err[0]);
+        value_traits<Flaky>::calls = 0;
+        auto q = from<User>() | where(col(&User::id) == Flaky{1});  // counted with one value, written with two
+        (void)q;
+        _exit(0);  // reached only if the miscount went unnoticed
+    }
+    close(err[1]);
+    std::string message;
+    char buf[512];
+    for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
+    close(err[0]);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGABRT);
+    CHECK(message.find("lowered differently when counted and when written") != std::string::npos);
 }
 
 // ---- SQLite -------------------------------------------------------------------------------
