@@ -33,19 +33,19 @@ Lowerer::~Lowerer() {
 
 void Lowerer::set_arity(std::uint32_t op_index, std::uint16_t arity) {
     ops_[op_index].arity = arity;
-    shape_ = util::mix_step(shape_, 0xa417'0000u + arity);
+    key_.arity(arity);
 }
 
 void Lowerer::aliased_column(const ColumnInfo* col, std::string_view source_alias) {
     std::uint32_t source = identifier(source_alias) + 1;
     cols_.push_back(ColumnRef{col, source});
-    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+    key_.column(col);
     op(OpKind::column, outer_, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
 void Lowerer::excluded(const ColumnInfo* col) {
     cols_.push_back(ColumnRef{col, 0});
-    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+    key_.column(col);
     op(OpKind::excluded, 0, 0, static_cast<std::uint32_t>(cols_.size() - 1));
 }
 
@@ -70,7 +70,7 @@ void Lowerer::params_into(std::vector<Value>& out) const {
 
 void Lowerer::param_blob(std::string_view bytes) {
     param_bytes(bytes, ValueKind::blob);
-    shape_ = util::mix_step(shape_, 0xb10b);
+    key_.blob();
 }
 
 std::uint32_t Lowerer::begin_list() {
@@ -87,13 +87,13 @@ std::uint32_t Lowerer::end_list() {
 void Lowerer::patch(std::uint32_t op_index, std::uint32_t a, std::uint32_t b) {
     ops_[op_index].a = a;
     ops_[op_index].b = b;
-    if (ops_[op_index].kind == OpKind::in_list) lengths_ = util::mix_step(lengths_, b + 1);
+    if (ops_[op_index].kind == OpKind::in_list) key_.list_length(b);
 }
 
 std::uint32_t Lowerer::string(std::string_view s) {
     strs_.push_back(StrRef{static_cast<std::uint32_t>(chars_.size()), static_cast<std::uint32_t>(s.size())});
     chars_.append(s.data(), static_cast<std::uint32_t>(s.size()));
-    shape_ = util::mix_step(shape_, util::hash_bytes(s));
+    key_.string(s);
     return static_cast<std::uint32_t>(strs_.size() - 1);
 }
 
@@ -105,8 +105,7 @@ std::uint32_t Lowerer::identifier(std::string_view s) {
 std::uint32_t Lowerer::subquery(const NodePtr& q) {
     q->retain();
     subs_.push_back(q.get());
-    shape_ = util::mix_step(shape_, q->shape);
-    lengths_ = util::mix_step(lengths_, q->lengths);
+    key_.subquery(*q);
     return static_cast<std::uint32_t>(subs_.size() - 1);
 }
 
@@ -270,9 +269,9 @@ NodePtr Writer::finish(std::uint8_t sub, std::uint16_t flags, const TableInfo* t
                                  (std::uint64_t(flags) << 32) | (std::uint64_t(parts_[0]) << 16) | parts_[1];
     std::uint64_t h = mix_step(p ? p->shape : 0x51f7'0000'0000'0001ull, clause);
     h = mix_step(h, (std::uint64_t(top_) << 32 | alias_) ^ (reinterpret_cast<std::uintptr_t>(table) * 0xc2b2ae3d27d4eb4full));
-    n->shape = mix(h, shape_);
+    n->shape = mix(h, key_.shape);
     const std::uint64_t below = p ? p->lengths : 0;
-    n->lengths = lengths_ ? mix(below, lengths_) : below;
+    n->lengths = key_.lengths ? mix(below, key_.lengths) : below;
     block_->tail = n;
     if (!new_block_) parent_.release();  // the caller's count now belongs to the new node
     finished_ = true;
@@ -299,6 +298,8 @@ void Lowerer::replay_refused() {
                      "strings, subqueries) cannot be replayed: declare it as bind(auto& l, ...)");
 }
 
+void ShapeKey::string(std::string_view s) noexcept { shape = mix_step(shape, util::hash_bytes(s)); }
+
 void Counter::too_many_chars() {
     throw QueryError("a clause's text and blob values exceed 4 GiB");
 }
@@ -319,7 +320,7 @@ std::uint32_t Writer::string(std::string_view s) {
     strs_[n_strs_] = StrRef{n_chars_, static_cast<std::uint32_t>(s.size())};
     if (!s.empty()) std::memcpy(chars_ + n_chars_, s.data(), s.size());
     n_chars_ += static_cast<std::uint32_t>(s.size());
-    shape_ = util::mix_step(shape_, util::hash_bytes(s));
+    key_.string(s);
     return n_strs_++;
 }
 
@@ -327,15 +328,14 @@ void Writer::aliased_column(const ColumnInfo* col, std::string_view source_alias
     const std::uint32_t source = string(source_alias) + 1;  // checked by the counting pass
     if (n_cols_ == expect_.cols) miscounted();
     cols_[n_cols_] = ColumnRef{col, source};
-    shape_ = util::mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+    key_.column(col);
     op(OpKind::column, outer_, 0, n_cols_++);
 }
 
 std::uint32_t Writer::subquery(const NodePtr& q) {
     if (n_subs_ == expect_.subs) miscounted();
     new (subs_ + n_subs_) NodePtr(q);
-    shape_ = util::mix_step(shape_, q->shape);
-    lengths_ = util::mix_step(lengths_, q->lengths);
+    key_.subquery(*q);
     return n_subs_++;
 }
 
@@ -360,8 +360,7 @@ NodePtr Lowerer::finish(Clause kind, NodePtr parent, std::uint8_t sub, std::uint
     w.n_subs_ = sizes.subs;
     w.n_strs_ = sizes.strs;
     w.n_chars_ = sizes.chars;
-    w.shape_ = shape_;
-    w.lengths_ = lengths_;
+    w.key_ = key_;
     w.top_ = top_;
     w.parts_[0] = parts_[0];
     w.parts_[1] = parts_[1];

@@ -76,13 +76,13 @@ public:
     [[gnu::always_inline]] std::uint32_t op(OpKind kind, std::uint8_t sub = 0, std::uint16_t arity = 0,
                                             std::uint32_t a = 0, std::uint32_t b = 0, std::uint32_t c = 0) {
         ops_.push_back(Op{kind, sub, arity, a, b, c});
-        shape_ = mix_step(shape_, op_key(kind, sub, arity, a, b, c));
+        key_.op(kind, sub, arity, a, b, c);
         return ops_.size() - 1;
     }
     void set_arity(std::uint32_t op_index, std::uint16_t arity);
     void column(const ColumnInfo* col) {
         cols_.push_back(ColumnRef{col, 0});
-        shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+        key_.column(col);
         op(OpKind::column, outer_, 0, cols_.size() - 1);
     }
     void column(const ColumnInfo* col, std::string_view source_alias) {
@@ -95,10 +95,7 @@ public:
     void leave_outer() { --outer_; }
     void param(Value v) {  // scalars only
         params_.push_back(v);
-        if (listing_) {
-            lengths_ = mix_step(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
-            return;
-        }
+        if (listing_) return key_.listed_value(v.kind);
         // The value's kind is part of the shape: a prepared statement's parameter types follow it.
         op(OpKind::param, static_cast<std::uint8_t>(v.kind), 0, params_.size() - 1);
     }
@@ -150,7 +147,7 @@ private:
     detail::InlineBuf<const Node*, 4> subs_;  // each retained; released unless finish() adopts them
     detail::InlineBuf<StrRef, 4> strs_;
     detail::InlineBuf<char, 96> chars_;
-    std::uint64_t shape_ = 0, lengths_ = 0;
+    ShapeKey key_;
     std::uint32_t top_ = 0;
     std::uint32_t list_start_ = 0;
     bool listing_ = false;

@@ -39,6 +39,32 @@ struct NodeSizes {
     return head ^ (((shaped_b << 32) | c) * 0x9e3779b97f4a7c15ull);
 }
 
+// The rules by which what a clause writes becomes its node's keys, shared by the Writer and the
+// Lowerer so that the same clause built either way gets the same key. `shape` covers everything
+// that changes the SQL text; `lengths` the in-list lengths, which change it only where a dialect
+// expands lists (see Node::lengths).
+struct ShapeKey {
+    std::uint64_t shape = 0, lengths = 0;
+
+    [[gnu::always_inline]] void op(OpKind kind, std::uint8_t sub, std::uint16_t arity, std::uint32_t a, std::uint32_t b,
+                                   std::uint32_t c) noexcept {
+        shape = mix_step(shape, op_key(kind, sub, arity, a, b, c));
+    }
+    void arity(std::uint16_t n) noexcept { shape = mix_step(shape, 0xa417'0000u + n); }
+    [[gnu::always_inline]] void column(const ColumnInfo* col) noexcept {
+        shape = mix_step(shape, reinterpret_cast<std::uintptr_t>(col));
+    }
+    // A value of an IN list: its kind only (the list's length is added by list_length).
+    void listed_value(ValueKind kind) noexcept { lengths = mix_step(lengths, static_cast<std::uint64_t>(kind) + 0x1157); }
+    void list_length(std::uint32_t n) noexcept { lengths = mix_step(lengths, std::uint64_t{n} + 1); }
+    void blob() noexcept { shape = mix_step(shape, 0xb10b); }
+    void string(std::string_view s) noexcept;  // identifiers and raw SQL: their bytes
+    void subquery(const Node& q) noexcept {
+        shape = mix_step(shape, q.shape);
+        lengths = mix_step(lengths, q.lengths);
+    }
+};
+
 // Throws QueryError for a name that can never be an identifier (as schemas are checked).
 void check_identifier_arg(std::string_view s);
 
@@ -125,17 +151,17 @@ public:
         // overwriting what follows the node.
         if (n_ops_ == expect_.ops) [[unlikely]] miscounted();
         ops_[n_ops_] = Op{kind, sub, arity, a, b, c};
-        shape_ = mix_step(shape_, op_key(kind, sub, arity, a, b, c));
+        key_.op(kind, sub, arity, a, b, c);
         return n_ops_++;
     }
     void set_arity(std::uint32_t op_index, std::uint16_t arity) {
         ops_[op_index].arity = arity;
-        shape_ = mix_step(shape_, 0xa417'0000u + arity);
+        key_.arity(arity);
     }
     [[gnu::always_inline]] void column(const ColumnInfo* col) {
         if (n_cols_ == expect_.cols) [[unlikely]] miscounted();
         cols_[n_cols_] = ColumnRef{col, 0};
-        shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+        key_.column(col);
         op(OpKind::column, outer_, 0, n_cols_++);
     }
     [[gnu::always_inline]] void column(const ColumnInfo* col, std::string_view source_alias) {
@@ -145,7 +171,7 @@ public:
     void excluded(const ColumnInfo* col) {
         if (n_cols_ == expect_.cols) [[unlikely]] miscounted();
         cols_[n_cols_] = ColumnRef{col, 0};
-        shape_ = mix_step(shape_, reinterpret_cast<std::uintptr_t>(col));
+        key_.column(col);
         op(OpKind::excluded, 0, 0, n_cols_++);
     }
     void enter_outer() noexcept { ++outer_; }
@@ -153,17 +179,14 @@ public:
     [[gnu::always_inline]] void param(Value v) {
         if (n_params_ == expect_.params) [[unlikely]] miscounted();
         params_[n_params_++] = v;
-        if (listing_) {
-            lengths_ = mix_step(lengths_, static_cast<std::uint64_t>(v.kind) + 0x1157);
-            return;
-        }
+        if (listing_) return key_.listed_value(v.kind);
         // The value's kind is part of the shape: a prepared statement's parameter types follow it.
         op(OpKind::param, static_cast<std::uint8_t>(v.kind), 0, n_params_ - 1);
     }
     void param_text(std::string_view s) { param(text_value(s, ValueKind::text)); }
     void param_blob(std::string_view bytes) {
         param(text_value(bytes, ValueKind::blob));
-        shape_ = mix_step(shape_, 0xb10b);
+        key_.blob();
     }
     std::uint32_t begin_list() noexcept {
         listing_ = true;
@@ -176,7 +199,7 @@ public:
     void patch(std::uint32_t op_index, std::uint32_t a, std::uint32_t b) {
         ops_[op_index].a = a;
         ops_[op_index].b = b;
-        if (ops_[op_index].kind == OpKind::in_list) lengths_ = mix_step(lengths_, b + 1);
+        if (ops_[op_index].kind == OpKind::in_list) key_.list_length(b);
     }
     std::uint32_t string(std::string_view s);
     std::uint32_t identifier(std::string_view s) { return string(s); }  // checked by the counting pass
@@ -215,7 +238,7 @@ private:
     char* chars_;
     std::uint32_t n_ops_ = 0, n_params_ = 0, n_cols_ = 0, n_subs_ = 0, n_strs_ = 0, n_chars_ = 0;
     NodeSizes expect_;  // what the counting pass found
-    std::uint64_t shape_ = 0, lengths_ = 0;
+    ShapeKey key_;
     std::uint32_t top_ = 0, list_start_ = 0, alias_ = 0;
     std::uint16_t parts_[2] = {0, 0};
     int n_parts_ = 0;
