@@ -183,22 +183,7 @@ void Renderer::raw_fragment(const Node& n, std::uint32_t& i, const Op& o) {
     if (used != o.arity) throw QueryError("raw fragment has fewer ? marks than arguments");
 }
 
-void Renderer::expr(const Node& n, std::uint32_t& i, int min_prec) {
-    // The leaves most expressions are made of, before the depth guard: they never recurse.
-    const Op& leaf = n.ops()[i];
-    if (leaf.kind == OpKind::column) {
-        ++i;
-        const ColumnRef& r = n.cols()[leaf.a];
-        // The common case: a query of one table, names unqualified, the column its own.
-        if (out_ && !qualify_ && !printer_ && !unqualified_ && leaf.sub == 0 && sources_.size() == 1 &&
-            sources_[0].table == r.column->table)
-            return out_->append(r.column->quoted);
-        return column(n, r, leaf.sub);
-    }
-    if (leaf.kind == OpKind::param) {
-        ++i;
-        return param(n, leaf.a);
-    }
+void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
     // Bounded recursion; the bulky cases live in their own functions to keep this frame small
     // (it is the unit of stack use per nesting level, sanitizers included).
     struct Depth {

@@ -70,7 +70,27 @@ private:
     const Parts* rank_orders_ = nullptr;    // ... in this order
     void predicate(const util::SmallVec<Predicate, 4>& preds, int min_prec);
     void order_list(const Parts& p, bool compound);
-    void expr(const Node& n, std::uint32_t& i, int min_prec);
+    // Renders the expression starting at op i, advancing i past it. Leaves (a column, a
+    // parameter) are most of what a statement is made of: they are handled here, inline, and
+    // only the rest pays for compound()'s recursion guard and larger frame.
+    void expr(const Node& n, std::uint32_t& i, int min_prec) {
+        const Op& leaf = n.ops()[i];
+        if (leaf.kind == core::OpKind::column) {
+            ++i;
+            const ColumnRef& r = n.cols()[leaf.a];
+            // The common case: a query of one table, names unqualified, the column its own.
+            if (out_ && !qualify_ && !printer_ && !unqualified_ && leaf.sub == 0 && sources_.size() == 1 &&
+                sources_[0].table == r.column->table)
+                return out_->append(r.column->quoted);
+            return column(n, r, leaf.sub);
+        }
+        if (leaf.kind == core::OpKind::param) {
+            ++i;
+            return param(n, leaf.a);
+        }
+        compound(n, i, min_prec);
+    }
+    void compound(const Node& n, std::uint32_t& i, int min_prec);
     [[noreturn, gnu::noinline]] static void too_deep();
     [[gnu::noinline]] void integer_literal(std::int64_t v);
     [[gnu::noinline]] void in_list(const Node& n, std::uint32_t at);
