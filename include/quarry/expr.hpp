@@ -147,7 +147,7 @@ struct op_expr : expr_base<op_expr<V, Tables, Kids...>> {
     detail::pack<Kids...> kids;
     void lower(auto& l) const {
         l.op(kind, sub, sizeof...(Kids), a, b, c);
-        kids.apply([&](const auto&... k) { (k.lower(l), ...); });
+        kids.lower_each(l);
     }
 };
 

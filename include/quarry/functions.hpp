@@ -31,7 +31,7 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
     detail::pack<E...> args;
     void lower(auto& l) const {
         l.op(core::OpKind::func, flags, sizeof...(E), static_cast<std::uint32_t>(f));
-        args.apply([&](const auto&... a) { (a.lower(l), ...); });
+        args.lower_each(l);
     }
     template <class P>
     auto filter(P pred) const {
@@ -47,7 +47,7 @@ struct aggregate_expr : expr_base<aggregate_expr<V, E...>> {
         P pred;
         void lower(auto& l) const {
             l.op(core::OpKind::func, agg.flags | core::FuncFlags::filter, sizeof...(E) + 1, static_cast<std::uint32_t>(agg.f));
-            agg.args.apply([&](const auto&... a) { (a.lower(l), ...); });
+            agg.args.lower_each(l);
             pred.lower(l);
         }
     };
@@ -127,8 +127,8 @@ struct window_spec {
         auto no = decltype(order.es)::size;
         l.op(core::OpKind::window_spec, 0, static_cast<std::uint16_t>(np + no + (frame ? 1 : 0)),
              static_cast<std::uint32_t>(np), static_cast<std::uint32_t>(no), frame ? 1 : 0);
-        partition.es.apply([&](const auto&... e) { (e.lower(l), ...); });
-        order.es.apply([&](const auto&... e) { (e.lower(l), ...); });
+        partition.es.lower_each(l);
+        order.es.lower_each(l);
         if (frame)
             l.op(core::OpKind::frame, static_cast<std::uint8_t>(frame->mode), 0, static_cast<std::uint32_t>(frame->start.kind),
                  static_cast<std::uint32_t>(frame->end.kind),
@@ -340,7 +340,7 @@ struct raw_expr : expr_base<raw_expr<V, E...>> {
     void lower(auto& l) const {
         std::uint32_t at = l.op(core::OpKind::raw, 0, sizeof...(E));
         l.patch(at, l.string(sql), 0);
-        args.apply([&](const auto&... a) { (a.lower(l), ...); });
+        args.lower_each(l);
     }
 };
 

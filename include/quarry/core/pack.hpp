@@ -35,6 +35,11 @@ struct pack_impl<std::index_sequence<I...>, T...> : pack_leaf<I, T>... {
     constexpr decltype(auto) apply(F&& f) const {
         return std::forward<F>(f)(static_cast<const pack_leaf<I, T>&>(*this).value...);
     }
+    // Lowers each member in order: what most users of a pack do, without a lambda per call site.
+    template <class L>
+    void lower_each(L& l) const {
+        (static_cast<const pack_leaf<I, T>&>(*this).value.lower(l), ...);
+    }
     template <std::size_t K>
     constexpr const auto& get() const {
         return get_leaf<K>(*this).value;
