@@ -52,6 +52,12 @@ void init_table_info(TableInfo& t, std::string_view name, std::vector<ColumnInfo
         c.index = static_cast<std::uint16_t>(i);
         c.table = &t;
         if (c.primary_key) t.primary_key.push_back(c.index);
+        if (i) {
+            t.all_columns += ", ";
+            t.all_qualified += ", ";
+        }
+        t.all_columns += c.quoted;
+        t.all_qualified += c.qualified;
     }
 }
 

@@ -300,13 +300,15 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
         }
     } else {
         const Source& s = sources_[mark];
-        for (std::size_t k = 0; k < s.table->columns.size(); ++k) {
-            if (k) put(", ");
-            if (qualify_) {
-                if (s.alias.empty()) put(s.table->quoted); else quoted(s.alias);
+        if (s.alias.empty() || !qualify_) {
+            put(qualify_ ? s.table->all_qualified : s.table->all_columns);  // the whole row, precomputed
+        } else {
+            for (std::size_t k = 0; k < s.table->columns.size(); ++k) {
+                if (k) put(", ");
+                quoted(s.alias);
                 put('.');
+                put(s.table->columns[k].quoted);
             }
-            put(s.table->columns[k].quoted);
         }
     }
     if (const Node* per = std::exchange(rank_, nullptr)) {

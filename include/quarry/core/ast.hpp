@@ -43,6 +43,8 @@ struct TableInfo {
     std::string quoted;
     std::vector<ColumnInfo> columns;
     std::vector<std::uint16_t> primary_key;  // indexes into columns
+    // Every column, comma-separated, as written by a SELECT of the whole row: plain and qualified.
+    std::string all_columns, all_qualified;
     // Soft delete: queries on this table see only rows where this column IS NULL, unless they
     // say with_deleted() or only_deleted().
     const ColumnInfo* soft_delete = nullptr;
