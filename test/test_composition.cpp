@@ -147,6 +147,29 @@ TEST_CASE("a clause built in two passes and the same clause built through a Lowe
     CHECK(lowered->lengths == typed.node()->lengths);
     CHECK(core::cache_key(*lowered, sqlite()) == core::cache_key(*typed.node(), sqlite()));
     CHECK(to_sql(typed, postgres()).sql == to_sql(Query<User>(lowered), postgres()).sql);
+
+    // The other routes: a column of an aliased source, a raw fragment's text, a blob value, a
+    // subquery, and a select-list alias.
+    auto u = alias<User>("u");
+    auto posters = from<Post>() | where(col(&Post::views) > 1) | select(col(&Post::user_id));
+    auto e2 = in(u(&User::id), posters) &&
+              raw<bool>("length(?) > length(?)", u(&User::name), std::vector<std::byte>{std::byte{1}, std::byte{0}});
+    auto base2 = from(u);
+    auto typed2 = base2 | where(e2) | select(u(&User::name).as("who"));
+    core::Lowerer lw;
+    e2.lower(lw);
+    lw.end_expr();
+    core::NodePtr lowered2 = lw.finish(core::Clause::where, base2.node());
+    core::Lowerer ls;
+    u(&User::name).as("who").lower(ls);
+    ls.end_expr();
+    lowered2 = ls.finish(core::Clause::select, lowered2);
+    CHECK(lowered2->shape == typed2.node()->shape);
+    CHECK(lowered2->lengths == typed2.node()->lengths);
+    for (const Dialect* d : {&sqlite(), &postgres()}) {
+        CHECK(core::cache_key(*lowered2, *d) == core::cache_key(*typed2.node(), *d));
+        CHECK(core::render(lowered2, *d).sql == core::render(typed2.node(), *d).sql);
+    }
 }
 
 TEST_CASE("IN-list lengths change the SQLite key but not the PostgreSQL key") {

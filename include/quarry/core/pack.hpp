@@ -14,7 +14,7 @@ namespace quarry::detail {
 
 template <std::size_t I, class T>
 struct pack_leaf {
-    T value;
+    T value{};  // value-initialised, as std::tuple's are
 };
 
 template <class Seq, class... T>
@@ -27,8 +27,9 @@ struct pack_impl<std::index_sequence<I...>, T...> : pack_leaf<I, T>... {
     constexpr pack_impl() = default;
     // Not explicit: clauses are brace-initialised, `select_clause<...>{{a, b}}`.
     template <class... U>
-        requires(sizeof...(U) == sizeof...(T) && sizeof...(T) > 0 && !(std::is_same_v<std::remove_cvref_t<U>, pack_impl> || ...))
-    constexpr pack_impl(U&&... v) : pack_leaf<I, T>{static_cast<T>(std::forward<U>(v))}... {}
+        requires(sizeof...(U) == sizeof...(T) && sizeof...(T) > 0 &&
+                 !(std::is_same_v<std::remove_cvref_t<U>, pack_impl> || ...) && (std::is_constructible_v<T, U> && ...))
+    constexpr pack_impl(U&&... v) : pack_leaf<I, T>{std::forward<U>(v)}... {}
 
     // f(member...), in order.
     template <class F>
