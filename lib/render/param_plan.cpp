@@ -32,7 +32,11 @@ namespace quarry::core {
 bool collect_params(const Node& statement, const ParamPlan& plan, std::vector<Value>& params) {
     if (!plan.usable) return false;
     render::NodeList nodes;
-    render::enumerate_nodes(&statement, nodes, plan.nodes);
+    if (plan.chain_only) {
+        for (const Node* n = &statement; n && nodes.size() < plan.nodes; n = n->parent) nodes.push_back(n);
+    } else {
+        render::enumerate_nodes(&statement, nodes, plan.nodes);
+    }
     if (nodes.size() != plan.nodes) return false;
     const std::size_t start = params.size();
     params.resize(start + plan.entries.size());

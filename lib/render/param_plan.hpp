@@ -27,7 +27,18 @@ public:
         plan_.entries.clear();
         plan_.nodes = 0;
         plan_.usable = true;
+        plan_.chain_only = false;
         enumerate_nodes(&statement, nodes_);
+    }
+    // Called once the statement is rendered: notes whether the plan reaches only chain nodes.
+    void finish(const Node& statement) {
+        const Node* n = &statement;
+        std::uint32_t k = 0;
+        while (k < plan_.nodes && n && nodes_[k] == n) {
+            ++k;
+            n = n->parent;
+        }
+        plan_.chain_only = k == plan_.nodes;
     }
     void single(const Node& n, std::uint32_t param_index) { add({ordinal(n), param_index, false}); }
     void array(const Node& n, std::uint32_t op_index) { add({ordinal(n), op_index, true}); }

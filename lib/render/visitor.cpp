@@ -735,6 +735,7 @@ void render_into(const Node& statement, const Dialect& d, std::string* sql, std:
         r.record_plan(&recorder);
         r.statement(statement);
         r.record_plan(nullptr);
+        recorder.finish(statement);
     } else {
         r.statement(statement);
     }

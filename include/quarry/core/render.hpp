@@ -28,6 +28,9 @@ struct ParamPlan {
     };
     std::vector<Entry> entries;
     std::uint32_t nodes = 0;  // how many nodes, in enumerate_nodes() order, the entries reach into
+    // Those nodes are the first `nodes` of the statement's pipe chain (no subquery before them):
+    // the cache-hit path then walks the chain instead of enumerating.
+    bool chain_only = false;
     bool usable = false;  // false when one node is reachable twice (its ordinal would be ambiguous)
 };
 
