@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The visitor, part 1: expressions, parameters, columns and predicate chains.
+// The visitor: expressions, parameters, columns and predicate chains.
 #include <charconv>
 
 #include "quarry/errors.hpp"
