@@ -82,17 +82,21 @@ void Renderer::distinct(const Parts& p) {
         check(core::Feature::distinct_on);
         put("DISTINCT ON (");
         bool first = true;
-        for (auto* n : p.distinct_on) {
-            std::uint32_t i = 0;
-            for (std::uint32_t k = 0; k < n->top_count(); ++k) {
-                if (!first) put(", ");
-                first = false;
-                expr(*n, i, p_none);
-            }
-        }
+        distinct_on_list(p, first);
         put(") ");
     } else if (p.distinct) {
         put("DISTINCT ");
+    }
+}
+
+void Renderer::distinct_on_list(const Parts& p, bool& first) {
+    for (auto* n : p.distinct_on) {
+        std::uint32_t i = 0;
+        for (std::uint32_t k = 0; k < n->top_count(); ++k) {
+            if (!first) put(", ");
+            first = false;
+            expr(*n, i, p_none);
+        }
     }
 }
 
@@ -380,14 +384,7 @@ void Renderer::order_list(const Parts& p, bool compound) {
     bool u = unqualified_;
     // A compound's ORDER BY can name only result columns.
     unqualified_ = compound;
-    for (auto* n : p.distinct_on) {
-        std::uint32_t i = 0;
-        for (std::uint32_t k = 0; k < n->top_count(); ++k) {
-            if (!first) put(", ");
-            first = false;
-            expr(*n, i, p_none);
-        }
-    }
+    if (!p.distinct_on.empty()) distinct_on_list(p, first);  // DISTINCT ON needs them to lead ORDER BY
     for (auto& e : p.orders) {
         flip_ = e.flip;
         if (!e.node) {
