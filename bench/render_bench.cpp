@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DESIGN §6 R1–R8: build the value and render SQL text + parameters per iteration, beside a
-// hand-written baseline in the same binary. Names: render/<R>/<dialect>/<quarry|quarry_cached|hand>.
+// hand-written baseline in the same binary (compiled in a TU of its own, hand_baseline.cpp). Names: render/<R>/<dialect>/<quarry|quarry_cached|hand>.
 // quarry_cached is the statement-cache hit path: build the value, take its cache key and collect
 // the parameters, without producing text.
 #include <benchmark/benchmark.h>
@@ -12,7 +12,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "hand_written.hpp"
+#include "hand_baseline.hpp"
 #include "workloads.hpp"
 
 namespace {
@@ -33,24 +33,23 @@ User sample() {
 const User u = sample();
 
 using Build = std::function<quarry::core::NodePtr()>;
-using Hand = std::function<void(hand::Out&, std::vector<quarry::core::Value>&)>;
 
 struct Workload {
     const char* name;
     Build build;
-    Hand hand;
+    hand::Out (*hand)(bool, const hand::Inputs&);
 };
 
 const std::vector<Workload>& workload_list() {
     static const std::vector<Workload> w = {
-        {"R1", [] { return workloads::r1().node(); }, [](hand::Out& o, auto&) { hand::r1(o); }},
-        {"R2", [] { return workloads::r2(ids).node(); }, [](hand::Out& o, auto& scratch) { hand::r2(o, ids, scratch); }},
-        {"R3", [] { return workloads::r3().node(); }, [](hand::Out& o, auto&) { hand::r3(o); }},
-        {"R4", [] { return workloads::r4().node(); }, [](hand::Out& o, auto&) { hand::r4(o); }},
-        {"R5", [] { return workloads::r5(u).node(); }, [](hand::Out& o, auto&) { hand::r5(o, u); }},
-        {"R6", [] { return workloads::r6().node(); }, [](hand::Out& o, auto&) { hand::r6(o); }},
-        {"R7", [] { return workloads::r7(t0).node(); }, [](hand::Out& o, auto&) { hand::r7(o, t0.time_since_epoch().count()); }},
-        {"R8", [] { return workloads::r8(u).node(); }, [](hand::Out& o, auto&) { hand::r8(o, u); }},
+        {"R1", [] { return workloads::r1().node(); }, hand::render<1>},
+        {"R2", [] { return workloads::r2(ids).node(); }, hand::render<2>},
+        {"R3", [] { return workloads::r3().node(); }, hand::render<3>},
+        {"R4", [] { return workloads::r4().node(); }, hand::render<4>},
+        {"R5", [] { return workloads::r5(u).node(); }, hand::render<5>},
+        {"R6", [] { return workloads::r6().node(); }, hand::render<6>},
+        {"R7", [] { return workloads::r7(t0).node(); }, hand::render<7>},
+        {"R8", [] { return workloads::r8(u).node(); }, hand::render<8>},
     };
     return w;
 }
@@ -68,17 +67,6 @@ auto build_direct() {
     else return workloads::r8(u);
 }
 
-template <int N>
-void hand_direct(hand::Out& o, std::vector<quarry::core::Value>& scratch) {
-    if constexpr (N == 1) hand::r1(o);
-    else if constexpr (N == 2) hand::r2(o, ids, scratch);
-    else if constexpr (N == 3) hand::r3(o);
-    else if constexpr (N == 4) hand::r4(o);
-    else if constexpr (N == 5) hand::r5(o, u);
-    else if constexpr (N == 6) hand::r6(o);
-    else if constexpr (N == 7) hand::r7(o, t0.time_since_epoch().count());
-    else hand::r8(o, u);
-}
 
 template <int N>
 void bm_quarry(benchmark::State& st, const Dialect* d) {
@@ -117,9 +105,9 @@ void bm_hand(benchmark::State& st, const Dialect* d) {
     const bool pg = d == &quarry::postgres();
     std::vector<quarry::core::Value> scratch;
     scratch.reserve(16);
+    const hand::Inputs in{ids, scratch, u, t0.time_since_epoch().count()};
     for (auto _ : st) {
-        hand::Out o(pg);
-        hand_direct<N>(o, scratch);
+        hand::Out o = hand::render<N>(pg, in);
         benchmark::DoNotOptimize(o.sql.data());
         benchmark::DoNotOptimize(o.params.data());
     }
@@ -131,9 +119,8 @@ bool baseline_matches() {
     for (const auto& w : workload_list()) {
         for (const Dialect* d : {&quarry::sqlite(), &quarry::postgres()}) {
             auto r = quarry::core::render(w.build(), *d);
-            hand::Out o(d == &quarry::postgres());
             std::vector<quarry::core::Value> scratch;
-            w.hand(o, scratch);
+            hand::Out o = w.hand(d == &quarry::postgres(), {ids, scratch, u, t0.time_since_epoch().count()});
             if (o.sql != r.sql || o.params.size() != r.params.size()) {
                 std::fprintf(stderr, "baseline differs on %s/%s:\n  quarry: %s\n  hand:   %s\n", w.name,
                              std::string(d->name()).c_str(), r.sql.c_str(), o.sql.c_str());
