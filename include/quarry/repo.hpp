@@ -19,11 +19,12 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/concept/struct.hpp>
-
 #include "quarry/core/session.hpp"
 #include "quarry/pool.hpp"
 #include "quarry/render.hpp"
+#include "quarry/repo/routing.hpp"
+#include "quarry/repo/rows.hpp"
+#include "quarry/repo/stamps.hpp"
 #include "quarry/statements.hpp"
 
 namespace quarry {
@@ -35,210 +36,6 @@ using core::TelemetrySink;
 using core::Isolation;
 using core::TxOptions;
 
-namespace detail {
-
-template <class R>
-struct is_tuple : std::false_type {};
-template <class... V>
-struct is_tuple<std::tuple<V...>> : std::true_type {};
-
-// A struct's columns from the row's columns first, first + 1, ...
-template <class R>
-R decode_struct(const core::Row& r, std::uint32_t first) {
-    R out{};
-    std::uint32_t i = first;
-    for_each_column<R>([&](auto mp, const char*) {
-        using M = std::remove_cvref_t<decltype(out.*mp)>;
-        out.*mp = value_traits<M>::read(r, i++);
-    });
-    return out;
-}
-
-// One row to R: a Hana-adapted struct member by member, a tuple element by element, or a
-// single value, always by position (the renderer lists columns in exactly that order).
-template <class R>
-R decode_row(const core::Row& r) {
-    if constexpr (boost::hana::Struct<R>::value) {
-        constexpr std::uint32_t n = columns_of<R>::size;
-        if (r.size() != n)
-            throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the struct " +
-                                       std::to_string(n) + " members");
-        return decode_struct<R>(r, 0);
-    } else if constexpr (is_tuple<R>::value) {
-        if (r.size() != std::tuple_size_v<R>)
-            throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, the tuple " +
-                                       std::to_string(std::tuple_size_v<R>) + " elements");
-        return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return R{value_traits<std::tuple_element_t<I, R>>::read(r, I)...};
-        }(std::make_index_sequence<std::tuple_size_v<R>>{});
-    } else {
-        if (r.size() != 1) throw DecodeError("*", "the row has " + std::to_string(r.size()) + " columns, expected one value");
-        return value_traits<R>::read(r, 0);
-    }
-}
-
-// Timestamps (QUARRY_COLUMNS: .inserted_at(), .updated_at()), in microseconds like every
-// timestamp quarry stores.
-inline std::chrono::sys_time<std::chrono::microseconds> now() {
-    return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-template <class T>
-inline constexpr bool stamps_inserts = has_role<T, core::ColumnRole::inserted_at> || has_role<T, core::ColumnRole::updated_at>;
-template <class T>
-inline constexpr bool stamps_updates = has_role<T, core::ColumnRole::updated_at>;
-template <class T>
-inline constexpr bool soft_deletes = has_role<T, core::ColumnRole::deleted_at>;
-template <class M>
-void set_time(M& field, std::chrono::sys_time<std::chrono::microseconds> t, bool only_if_unset) {
-    if constexpr (is_optional<M>::value) {
-        if (!only_if_unset || !field) field = std::chrono::floor<typename M::value_type::duration>(t);
-    } else {
-        if (!only_if_unset || field == M{}) field = std::chrono::floor<typename M::duration>(t);
-    }
-}
-// An inserted row gets both timestamps, unless they were set (not the epoch, not nullopt).
-template <class T>
-void stamp_insert(T& row, std::chrono::sys_time<std::chrono::microseconds> t) {
-    if constexpr (has_role<T, core::ColumnRole::inserted_at>) set_time(row.*role_member<T, core::ColumnRole::inserted_at>(), t, true);
-    if constexpr (has_role<T, core::ColumnRole::updated_at>) set_time(row.*role_member<T, core::ColumnRole::updated_at>(), t, true);
-}
-template <class T>
-void stamp_update(T& row, std::chrono::sys_time<std::chrono::microseconds> t) {
-    if constexpr (has_role<T, core::ColumnRole::updated_at>) set_time(row.*role_member<T, core::ColumnRole::updated_at>(), t, false);
-}
-
-// Names of the Repo's own statement shapes: the address of fixed_tag_id<Tag> is a key no query
-// value's shape can take (Session::run_fixed mixes it with the parameters' kinds).
-template <class T> struct insert_tag;
-template <class T> struct update_tag;
-template <class T> struct remove_tag;
-template <class T> struct upsert_tag;
-template <class T, class... K> struct get_tag;
-template <class Tag>
-inline constexpr char fixed_tag_id = 0;
-template <class Tag>
-std::uint64_t fixed_tag() noexcept {
-    return reinterpret_cast<std::uintptr_t>(&fixed_tag_id<Tag>);
-}
-
-// What a Repo call does, for routing and retries: reads may go to a replica and always run
-// again after a transient failure; writes go to the primary and run again only when the
-// failure proves they took no effect.
-// Raw SQL is a write that is never run again: quarry cannot tell what it did before failing.
-enum class Access : std::uint8_t { read, write, raw };
-
-// A reference to a callable taking a session, so the router's loop lives in lib/, not in every
-// caller's instantiation.
-class SessionFn {
-public:
-    template <class F>
-        requires(!std::is_same_v<std::remove_cvref_t<F>, SessionFn>)
-    explicit SessionFn(F& f) noexcept : ctx_(&f), call_([](void* c, core::Session& s) { (*static_cast<F*>(c))(s); }) {}
-    void operator()(core::Session& s) const { call_(ctx_, s); }
-
-private:
-    void* ctx_;
-    void (*call_)(void*, core::Session&);
-};
-
-// The session a pooled transaction holds on this thread. As in Ecto, a call on any Repo over
-// that pool made by this thread inside the transaction runs on it (so it is part of the
-// transaction), never on a second connection. Defined in lib/repo/routing.cpp.
-core::Session* bound_session(const Pool* pool) noexcept;
-class TxBinding {
-public:
-    TxBinding(const Pool* pool, core::Session& session) noexcept;
-    ~TxBinding();
-    TxBinding(const TxBinding&) = delete;
-    TxBinding& operator=(const TxBinding&) = delete;
-
-private:
-    friend core::Session* bound_session(const Pool* pool) noexcept;
-    const Pool* pool_;
-    core::Session* session_;
-    TxBinding* outer_;
-};
-
-// The session a Repo call runs on: the Repo's own, or a pool's, checked out for the call.
-class SessionUse {
-public:
-    explicit SessionUse(core::Session& s) noexcept : s_(&s) {}
-    explicit SessionUse(Lease l) noexcept : lease_(std::move(l)), s_(&lease_.session()) {}
-    core::Session& operator*() const noexcept { return *s_; }
-    core::Session* operator->() const noexcept { return s_; }
-
-private:
-    Lease lease_;
-    core::Session* s_;
-};
-
-}  // namespace detail
-
-// A lazy, single-pass input range over a query's rows, in constant memory. Copies share one
-// cursor (range-v3 views must be copyable); the cursor closes when the last copy goes.
-template <class R>
-class Stream : public std::ranges::view_base {  // not view_interface: clang 14 cannot instantiate it here
-    struct State {
-        std::optional<detail::SessionUse> use;  // a pooled session stays checked out while read
-        core::Session* session = nullptr;
-        core::NodePtr keep;  // the query's parameters live in its nodes
-        core::Session::OpenStream open;
-        std::optional<R> current;
-        bool started = false;
-        ~State() {
-            if (session) session->end_stream(open);
-        }
-        void advance() {
-            if (session->next(open)) {
-                current = detail::decode_row<R>(open.cursor->row());
-                return;
-            }
-            current.reset();
-            session->end_stream(open);  // done: release the cursor (and its transaction) early
-        }
-    };
-
-public:
-    class iterator {
-    public:
-        using value_type = R;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
-        explicit iterator(State* s) : s_(s) {}
-        R& operator*() const { return *s_->current; }
-        R* operator->() const { return &*s_->current; }
-        iterator& operator++() {
-            s_->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.s_ || !it.s_->current; }
-
-    private:
-        State* s_ = nullptr;
-    };
-
-    Stream() = default;
-    Stream(detail::SessionUse use, core::NodePtr query, std::uint32_t batch) : st_(std::make_shared<State>()) {
-        core::Session& session = *use;
-        st_->use.emplace(std::move(use));
-        st_->open = session.open_stream(*query, batch);
-        st_->session = &session;
-        st_->keep = std::move(query);
-    }
-    iterator begin() {
-        if (!st_) return iterator();
-        if (!st_->started) {
-            st_->started = true;
-            st_->advance();
-        }
-        return iterator(st_.get());
-    }
-    std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    std::shared_ptr<State> st_;
-};
 
 template <class T>
 class Changeset;
@@ -511,110 +308,34 @@ public:
     // INSERT the row; returns it as stored, with database-generated fields filled (and
     // timestamps set, when the schema declares them).
     template <schema T>
-    T insert(const T& row) {
-        return hooked<detail::hook_point::insert>(row, [&](const T& r) {
-            if constexpr (detail::stamps_inserts<T>) {
-                T stamped = r;
-                detail::stamp_insert(stamped, detail::now());
-                return insert_row(stamped);
-            } else {
-                return insert_row(r);
-            }
-        });
-    }
+    T insert(const T& row);
 
     // INSERT the row, or, when it conflicts with a stored row on the `target` columns (its
     // primary key or a unique constraint's), UPDATE that row's other columns to the row's values.
     // Returns the row as stored either way. A conflict on other columns is a ConstraintError.
     // A declared inserted_at keeps the stored row's value.
     template <schema T, class... M>
-    T upsert(const T& row, M T::*... target) {
-        if constexpr (detail::stamps_inserts<T>) {
-            T stamped = row;
-            detail::stamp_insert(stamped, detail::now());
-            detail::stamp_update(stamped, detail::now());
-            return upsert_row(stamped, target...);
-        } else {
-            return upsert_row(row, target...);
-        }
-    }
+    T upsert(const T& row, M T::*... target);
 
     // INSERT the row unless a stored row has the same `target` values (its primary key or a
     // unique constraint's columns); returns the stored row either way, the existing one
     // untouched (no write, unlike upsert). At REPEATABLE READ or SERIALIZABLE, a conflicting row
     // committed after the transaction began is not visible: that is StaleEntry.
     template <schema T, class... M>
-    T insert_or_get(const T& input, M T::*... target) {
-        static_assert(sizeof...(M) > 0, "quarry: insert_or_get(row, &T::member...) needs the conflict target's columns");
-        T row = input;
-        if constexpr (detail::stamps_inserts<T>) detail::stamp_insert(row, detail::now());
-        filter<T> same;
-        ((same &= col(target) == row.*target), ...);
-        // The existing row may be deleted between the two statements: try again, a few times.
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            if (auto inserted = one_or_none(quarry::insert(row) | on_conflict_do_nothing(target...) | returning_all())) return std::move(*inserted);
-            if (auto existing = one_or_none(from<T>() | with_deleted() | where(same))) return std::move(*existing);
-        }
-        throw StaleEntry("insert_or_get: the row it conflicts with is not visible (deleted meanwhile, or committed after this "
-                         "transaction's snapshot)");
-    }
+    T insert_or_get(const T& input, M T::*... target);
 
 private:
     // Runs write(row) -> stored row between the schema's hooks, in one transaction when there are hooks.
     template <detail::hook_point P, class T, class Write>
-    T hooked(const T& row, Write&& write) {
-        if constexpr (!detail::has_hooks<P, T>()) {
-            return write(row);
-        } else {
-            return transaction([&](Repo& r) {
-                T copy = row;
-                detail::hook_before<P>(r, copy);
-                T stored = write(std::as_const(copy));
-                detail::hook_after<P>(r, std::as_const(stored));
-                return stored;
-            });
-        }
-    }
+    T hooked(const T& row, Write&& write);
 
     template <schema T>
-    T insert_row(const T& row) {
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};
-        detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
-        std::optional<T> out;
-        on(detail::Access::write, [&](core::Session& s) {
-            core::StatementRun run(s, fixed(s, detail::fixed_tag<detail::insert_tag<T>>(), values, [&] { return (quarry::insert(row) | returning_all()).node(); }));
-            if (!run.step()) throw NoResults("insert: the database returned no row");
-            out = finish_one<T>(run);
-        });
-        return std::move(*out);
-    }
+    T insert_row(const T& row);
 
     template <schema T, class... M>
-    T upsert_row(const T& row, M T::*... target) {
-        static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};
-        detail::for_upsert_columns<T>(detail::pack<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
-        std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
-        ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
-        std::optional<T> out;
-        on(detail::Access::write, [&](core::Session& s) {
-            core::StatementRun run(s, fixed(s, tag, values, [&] { return quarry::upsert(row, target...).node(); }));
-            if (!run.step()) throw NoResults("upsert: the database returned no row");
-            out = finish_one<T>(run);
-        });
-        return std::move(*out);
-    }
+    T upsert_row(const T& row, M T::*... target);
     template <schema T>
-    const std::vector<T>& stamped_rows(const std::vector<T>& rows, std::vector<T>& copy) {
-        if constexpr (!detail::stamps_inserts<T>) {
-            return rows;
-        } else {
-            copy = rows;
-            const auto t = detail::now();
-            for (auto& r : copy) detail::stamp_insert(r, t);
-            return copy;
-        }
-    }
+    const std::vector<T>& stamped_rows(const std::vector<T>& rows, std::vector<T>& copy);
 
 public:
 
@@ -622,122 +343,40 @@ public:
     // nothing (several statements run in one transaction, a savepoint when one is open).
     // Returns the number of rows inserted.
     template <schema T>
-    std::int64_t insert_all(const std::vector<T>& input) {
-        std::vector<T> copy;
-        const std::vector<T>& rows = stamped_rows(input, copy);
-        std::int64_t n = 0;
-        for_each_chunk(rows, [&](const std::vector<T>& chunk) { n += execute(quarry::insert_all(chunk)); });
-        return n;
-    }
+    std::int64_t insert_all(const std::vector<T>& input);
     // As insert_all, returning the rows as stored (generated fields filled), in input order.
     template <schema T>
-    std::vector<T> insert_all_returning(const std::vector<T>& input) {
-        std::vector<T> copy;
-        const std::vector<T>& rows = stamped_rows(input, copy);
-        std::vector<T> out;
-        out.reserve(rows.size());
-        for_each_chunk(rows, [&](const std::vector<T>& chunk) {
-            for (auto& r : all(quarry::insert_all(chunk) | returning_all())) out.push_back(std::move(r));
-        });
-        return out;
-    }
+    std::vector<T> insert_all_returning(const std::vector<T>& input);
 
     // UPDATE every non-key column by primary key (and updated_at to now, when declared);
     // NoResults when no row has that key. With optimistic locking, the row must still have the
     // version it carries (StaleEntry otherwise), and the stored version becomes that plus one.
     template <schema T>
-    void update(const T& row) {
-        if constexpr (!detail::has_hooks<detail::hook_point::update, T>()) {
-            update_row<T>(row, nullptr);
-        } else {
-            hooked<detail::hook_point::update>(row, [&](const T& r) {
-                T written;
-                update_row(r, &written);
-                return written;
-            });
-        }
-    }
+    void update(const T& row);
 
     // DELETE by primary key; NoResults when no row has that key (StaleEntry with optimistic
     // locking, when the version differs). With soft delete, sets the row's deleted_at instead
     // (hard_delete deletes).
     template <schema T>
-    void remove(const T& row) {
-        if constexpr (!detail::has_hooks<detail::hook_point::remove, T>()) {
-            remove_row<T>(row, nullptr);
-        } else {
-            hooked<detail::hook_point::remove>(row, [&](const T& r) {
-                T written = r;
-                remove_row(r, &written);
-                return written;
-            });
-        }
-    }
+    void remove(const T& row);
 
 private:
     // `written`, when given, receives the row as stored (timestamps, lock version).
     template <schema T>
-    void update_row(const T& input, T* written) {
-        if constexpr (detail::stamps_updates<T>) {
-            T stamped = input;
-            detail::stamp_update(stamped, detail::now());
-            update_exact(stamped);
-            if (written) *written = std::move(stamped);
-        } else {
-            update_exact(input);
-            if (written) *written = input;
-        }
-        if constexpr (detail::locked<T>)
-            if (written) ++(written->*lock_member<T>());
-    }
+    void update_row(const T& input, T* written);
     template <schema T>
-    void update_exact(const T& row) {
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
-        detail::for_each_column<T>([&](auto mp, const char*) {
-            if (detail::is_role<T, core::ColumnRole::lock_version>(mp)) return;
-            if (detail::updatable(column_info(mp))) bind_member(values, row.*mp);
-        });
-        if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
-        bind_key(values, row);
-        std::int64_t n = 0;
-        on(detail::Access::write, [&](core::Session& s) {
-            n = run_write(s, fixed(s, detail::fixed_tag<detail::update_tag<T>>(), values, [&] { return quarry::update(row).node(); }));
-        });
-        if (n == 0) missing_row<T>("update");
-    }
+    void update_exact(const T& row);
 
     template <schema T>
-    void remove_row(const T& row, T* written) {
-        if constexpr (detail::soft_deletes<T>) {
-            T changed = soft_deleted(row, true);
-            if (execute(soft_delete_statement(row, changed, core::DeletedScope::live)) == 0) missing_row<T>("remove");
-            if (written) {
-                *written = std::move(changed);
-                if constexpr (detail::locked<T>) ++(written->*lock_member<T>());
-            }
-            return;
-        }
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};
-        bind_key(values, row);
-        std::int64_t n = 0;
-        on(detail::Access::write, [&](core::Session& s) {
-            n = run_write(s, fixed(s, detail::fixed_tag<detail::remove_tag<T>>(), values, [&] { return quarry::remove(row).node(); }));
-        });
-        if (n == 0) missing_row<T>("remove");
-    }
+    void remove_row(const T& row, T* written);
 
 public:
     // Soft delete: DELETE the row for good, deleted or not.
     template <schema T>
-    void hard_delete(const T& row) {
-        if (execute(quarry::delete_all(detail::by_primary_key(row) | with_deleted())) == 0) missing_row<T>("hard_delete");
-    }
+    void hard_delete(const T& row);
     // Soft delete: clear a deleted row's deleted_at; NoResults when no deleted row has its key.
     template <schema T>
-    void restore(const T& row) {
-        static_assert(detail::soft_deletes<T>, "quarry: restore needs a soft-delete column (QUARRY_COLUMNS: .soft_delete())");
-        if (execute(soft_delete_statement(row, soft_deleted(row, false), core::DeletedScope::only_deleted)) == 0) missing_row<T>("restore");
-    }
+    void restore(const T& row);
 
     // Changesets (quarry/changeset.hpp): nothing is written when the changeset is invalid; a
     // violation of a constraint it declares comes back as a field error, not an exception.
@@ -762,42 +401,15 @@ public:
     // UPDATE ... SET for every row the query selects; returns the number of rows changed.
     // A declared updated_at is set to now, unless an assignment sets it.
     template <class R, class S, class... A>
-    std::int64_t update_all(const Query<R, S>& q, A... assigns) {
-        using T = typename S::first;
-        if constexpr (detail::stamps_updates<T>) {
-            constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
-            const core::ColumnInfo* stamped = &column_info(stamp);
-            if (!((assigns.target.info == stamped) || ...)) {
-                using M = std::remove_cvref_t<decltype(std::declval<T&>().*stamp)>;
-                M t{};
-                detail::set_time(t, detail::now(), false);
-                return execute(quarry::update_all(q, std::move(assigns)..., set(stamp, t)));
-            }
-        }
-        return execute(quarry::update_all(q, std::move(assigns)...));
-    }
+    std::int64_t update_all(const Query<R, S>& q, A... assigns);
     // DELETE every row the query selects; returns the number of rows deleted. With soft delete,
     // sets their deleted_at instead (hard_delete_all deletes).
     template <class R, class S>
-    std::int64_t delete_all(const Query<R, S>& q) {
-        using T = typename S::first;
-        if constexpr (detail::soft_deletes<T>) {
-            constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
-            using M = std::remove_cvref_t<decltype(std::declval<T&>().*deleted)>;
-            M t;
-            detail::set_time(t, detail::now(), false);
-            return update_all(q, set(deleted, t));
-        }
-        return execute(quarry::delete_all(q));
-    }
+    std::int64_t delete_all(const Query<R, S>& q);
     // DELETE for good every row the query selects: deleted ones too, unless the query says
     // which with with_deleted() / only_deleted().
     template <class R, class S>
-    std::int64_t hard_delete_all(const Query<R, S>& q) {
-        for (const core::Node* n = q.node().get(); n; n = n->parent)
-            if (n->kind == core::Clause::deleted) return execute(quarry::delete_all(q));
-        return execute(quarry::delete_all(q | with_deleted()));
-    }
+    std::int64_t hard_delete_all(const Query<R, S>& q);
 
     // Runs a write statement; returns the number of rows it changed.
     template <schema T, class R>
@@ -919,21 +531,10 @@ private:
     }
     // The row deleted now (`deleting`) or restored; updated_at too, when declared.
     template <class T>
-    static T soft_deleted(const T& row, bool deleting) {
-        constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
-        T changed = row;
-        if (deleting) detail::set_time(changed.*deleted, detail::now(), false);
-        else (changed.*deleted).reset();
-        detail::stamp_update(changed, detail::now());
-        return changed;
-    }
+    static T soft_deleted(const T& row, bool deleting);
     // UPDATE deleted_at (and updated_at) to `changed`'s, among the rows `scope` sees.
     template <class T>
-    static Statement<T> soft_delete_statement(const T& row, const T& changed, core::DeletedScope scope) {
-        return detail::update_columns(row, changed, [](auto mp, const core::ColumnInfo&) {
-            return detail::is_role<T, core::ColumnRole::updated_at>(mp) || detail::is_role<T, core::ColumnRole::deleted_at>(mp);
-        }, scope);
-    }
+    static Statement<T> soft_delete_statement(const T& row, const T& changed, core::DeletedScope scope);
     template <class T>
     static constexpr auto lock_member() {
         return detail::role_member<T, core::ColumnRole::lock_version>();
@@ -963,20 +564,7 @@ private:
     }
 
     template <class T, class F>
-    void for_each_chunk(const std::vector<T>& rows, F&& f) {
-        if (rows.empty()) return;
-        std::size_t width = 0;
-        detail::for_insert_columns<T>([&](auto) { ++width; });
-        const std::size_t per = std::max<std::size_t>(1, dialect().max_params() / std::max<std::size_t>(width, 1));
-        if (rows.size() <= per) return f(rows);
-        transaction([&](Repo&) {
-            for (std::size_t at = 0; at < rows.size(); at += per) {
-                std::vector<T> chunk(rows.begin() + static_cast<std::ptrdiff_t>(at),
-                                     rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), at + per)));
-                f(chunk);
-            }
-        });
-    }
+    void for_each_chunk(const std::vector<T>& rows, F&& f);
 
     // Arguments of raw SQL become parameters exactly as query values bind them.
     template <class... A>
@@ -1013,3 +601,5 @@ private:
 };
 
 }  // namespace quarry
+
+#include "quarry/repo/writes.hpp"

@@ -61,10 +61,15 @@ ErrorMap error_map(const std::vector<FieldError>& errors) {
 
 namespace {
 std::string summary(const std::string& action, const std::string& type, const std::vector<FieldError>& errors) {
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on `" " + string` chains here.
     std::string s = "invalid changeset";
-    if (!action.empty()) s += " for " + action;
-    s += " (" + type + "):";
-    for (const auto& e : errors) s += " " + (e.field.empty() ? std::string() : e.field + " ") + e.text() + ";";
+    if (!action.empty()) s.append(" for ").append(action);
+    s.append(" (").append(type).append("):");
+    for (const auto& e : errors) {
+        s += ' ';
+        if (!e.field.empty()) s.append(e.field).append(" ");
+        s.append(e.text()).append(";");
+    }
     if (!errors.empty()) s.pop_back();
     return s;
 }
