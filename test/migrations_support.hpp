@@ -435,7 +435,7 @@ inline void check_concurrent_runners(MigDb& db) {
                 Migrator m(*s, ms);
                 applied += static_cast<int>(m.migrate().size());
             } catch (const std::exception& e) {
-                MESSAGE(e.what());
+                MESSAGE(std::string(e.what()));
                 ++failures;
             }
         });

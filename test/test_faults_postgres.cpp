@@ -356,7 +356,7 @@ TEST_CASE("faults: primary + hot standby: reads on the standby, writes on the pr
                         on_standby += repo.one(from<WhereAmI>()).standby;
                         ++reads;
                     } catch (const std::exception& e) {
-                        if (failed++ == 0) MESSAGE(e.what());
+                        if (failed++ == 0) MESSAGE(std::string(e.what()));
                     }
                 }
             });

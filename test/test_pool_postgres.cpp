@@ -124,7 +124,7 @@ TEST_CASE("pool (PostgreSQL): 32 threads x 10,000 checkouts on a pool of 8, neve
                             if (run.row().integer(0) != t * 10000 + i) ++errors;
                         }
                     } catch (const std::exception& e) {
-                        if (errors++ == 0) MESSAGE(e.what());
+                        if (errors++ == 0) MESSAGE(std::string(e.what()));
                     }
                 }
             });

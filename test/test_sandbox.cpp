@@ -73,7 +73,7 @@ void shared_threads(Pool& pool) {
                         });
                     }
                 } catch (const std::exception& e) {
-                    if (errors++ == 0) MESSAGE(e.what());
+                    if (errors++ == 0) MESSAGE(std::string(e.what()));
                 }
             });
         for (auto& th : threads) th.join();

@@ -72,7 +72,7 @@ TEST_CASE("a pool shared by 16 threads: every checkout is exclusive, the Repo on
                         --inside;
                     }
                 } catch (const std::exception& e) {
-                    if (errors++ == 0) MESSAGE(e.what());
+                    if (errors++ == 0) MESSAGE(std::string(e.what()));
                 }
             }
         });

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "driver/connect.hpp"
 #include "quarry/errors.hpp"
@@ -273,10 +274,15 @@ public:
             sqlite3_close(db_);
             throw ConnectionError("cannot open SQLite database \"" + path + "\": " + why);
         }
-        sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, o.busy_timeout_ms);
-        execute("PRAGMA foreign_keys = ON");
-        if (path != ":memory:" && !o.read_only) execute("PRAGMA journal_mode = WAL");
+        try {
+            sqlite3_extended_result_codes(db_, 1);
+            sqlite3_busy_timeout(db_, o.busy_timeout_ms);
+            execute("PRAGMA foreign_keys = ON");
+            if (path != ":memory:" && !o.read_only) use_wal(o.busy_timeout_ms);
+        } catch (...) {
+            sqlite3_close_v2(db_);  // the destructor does not run for a constructor that throws
+            throw;
+        }
     }
     ~SqliteConnection() override { sqlite3_close_v2(db_); }
 
@@ -317,6 +323,22 @@ public:
     }
 
 private:
+    // Switching a file to WAL takes its exclusive lock. While another connection uses the file,
+    // SQLite answers SQLITE_BUSY at once, without calling the busy handler (waiting there could
+    // deadlock), so connections opening a new file together failed: retry within the busy timeout.
+    void use_wal(int busy_timeout_ms) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+        for (;;) {
+            try {
+                execute("PRAGMA journal_mode = WAL");
+                return;
+            } catch (const DatabaseBusy&) {
+                if (std::chrono::steady_clock::now() >= deadline) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+    }
+
     sqlite3* db_ = nullptr;
     StepDeadline deadline_;
 };
