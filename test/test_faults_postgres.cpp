@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <pqxx/pqxx>
+#include <quarry/migration.hpp>
+#include <quarry/migrator.hpp>
 #include <quarry/pool.hpp>
 #include <quarry/repo.hpp>
 
@@ -489,4 +491,19 @@ TEST_CASE("PgBouncer in transaction pooling mode: the Repo's functions work with
     // What cannot work behind a transaction pooler is refused, not silently wrong.
     CHECK_THROWS_AS(Pool(std::string(bouncer) + " pgbouncer=true", {.statement_timeout = 100ms}), UnsupportedFeature);
     CHECK_THROWS_AS(Pool(std::string(bouncer) + " pgbouncer=maybe"), InvalidUrl);
+    // Migrations are refused through the pooler: their session-level advisory lock would stay
+    // held on one of its server connections after the run (it did, before this check).
+    admin(bouncer, "DROP TABLE IF EXISTS schema_migrations; DROP TABLE IF EXISTS bouncer_migrated");
+    const std::string advisory_locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'";
+    const auto locks_before = scalar(bouncer, advisory_locks);
+    const std::vector<Migration> ms{Migration(
+        1, "bouncer_migrated", [](migrate::Plan& p) { p.create_table("bouncer_migrated", [](migrate::Table& t) { t.id(); }); })};
+    try {
+        Migrator(std::string(bouncer) + " pgbouncer=true", ms).migrate();
+        FAIL("a migration ran through PgBouncer in transaction mode");
+    } catch (const MigrationError& e) {
+        CHECK(std::string(e.what()).find("direct PostgreSQL connection") != std::string::npos);
+    }
+    CHECK(scalar(bouncer, advisory_locks) == locks_before);
+    CHECK(scalar(bouncer, "SELECT count(*) FROM pg_tables WHERE tablename = 'bouncer_migrated'") == 0);
 }

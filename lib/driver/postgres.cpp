@@ -357,7 +357,7 @@ public:
         }
         exec("SET statement_timeout = " + std::to_string(std::max<std::int64_t>(t.count(), 0)));
     }
-    bool behind_pooler() const noexcept { return pooler_; }
+    bool transaction_pooled() const noexcept override { return pooler_; }
 
 private:
     void alive(std::string_view sql) const {

@@ -65,6 +65,14 @@ public:
         if (s.depth() != 0) throw MigrationError("the Migrator's session is inside a transaction: migrate outside one");
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         if (db == Db::postgres) {
+            // A session-level lock taken through PgBouncer in transaction mode stays on whichever
+            // server connection ran that statement: the unlock may run on another, and the lock
+            // outlives the run, blocking later runners (seen in a test: one held lock per run).
+            if (s.connection().transaction_pooled())
+                throw MigrationError(
+                    "migrations need a direct PostgreSQL connection: their lock is a session-level advisory "
+                    "lock, which PgBouncer in transaction mode (pgbouncer=true) would leave held on a server "
+                    "connection; migrate with a connection string that bypasses the pooler");
             for (;;) {
                 const auto r = query_text(s, "SELECT CAST(pg_try_advisory_lock(?) AS text)", {core::Value::integer(lock_key)});
                 if (r.at(0).at(0) == "true") break;

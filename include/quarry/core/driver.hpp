@@ -66,6 +66,9 @@ public:
     // False once the connection is known to be broken (the server went away): a pool closes
     // it instead of handing it out. Cheap: no round trip.
     virtual bool healthy() const noexcept { return true; }
+    // True behind a pooler that may run consecutive transactions on different server sessions
+    // (PgBouncer in transaction mode, `pgbouncer=true`): nothing may outlive a transaction there.
+    virtual bool transaction_pooled() const noexcept { return false; }
     // Statements running longer than `t` are cancelled with StatementTimeout, and the connection
     // stays usable (0: no limit). PostgreSQL: statement_timeout; SQLite: a progress handler.
     virtual void set_statement_timeout(std::chrono::milliseconds t) = 0;
