@@ -86,6 +86,21 @@ TEST_CASE("pool: a bad URL fails at construction; max_size 0 is refused") {
     CHECK_THROWS_AS(Pool(db.url(), {.max_size = 0}), Error);
 }
 
+TEST_CASE("pool: over sqlite::memory:, where each connection is a database of its own, only a pool of one is allowed") {
+    try {
+        Pool pool("sqlite::memory:");  // max_size 10 by default
+        FAIL("a pool of 10 private in-memory databases was created");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("separate database") != std::string::npos);
+    }
+    CHECK_THROWS_AS(Pool("sqlite::memory:?busy_timeout=10", {.max_size = 2}), Error);
+    Pool one("sqlite::memory:", {.max_size = 1});
+    Repo repo(one);
+    repo.execute_sql("CREATE TABLE t (x INTEGER)");
+    repo.execute_sql("INSERT INTO t VALUES (1)");
+    CHECK(repo.query<std::int64_t>("SELECT count(*) FROM t").at(0) == 1);  // the same database every time
+}
+
 TEST_CASE("pool: acquire times out with the pool's state; a transaction left open is rolled back on return") {
     TempDb db("timeout");
     Pool pool(db.url(), {.max_size = 1, .acquire_timeout = 100ms});

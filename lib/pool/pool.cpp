@@ -91,6 +91,21 @@ std::string with_connect_timeout(std::string url, std::chrono::milliseconds t) {
     return url + " connect_timeout=" + std::to_string(seconds);
 }
 
+// Every connection to sqlite::memory: opens a database of its own: a pool of several would hand
+// out sessions that do not see each other's tables and rows.
+void check_shared(std::string_view url, const PoolOptions& o) {
+    if (!url.starts_with("sqlite:") || o.max_size <= 1) return;
+    const auto target = url.substr(7);
+    if (target.substr(0, target.find('?')) == ":memory:")
+        throw Error("pool: every connection to sqlite::memory: is a separate database, so a pool of " +
+                    std::to_string(o.max_size) + " would not share tables or rows; use max_size = 1, or a database file");
+}
+
+std::string pool_url(std::string url, const PoolOptions& o) {
+    check_shared(url, o);
+    return with_connect_timeout(std::move(url), o.connect_timeout);
+}
+
 }  // namespace
 
 struct Pool::Impl {
@@ -293,7 +308,7 @@ struct Pool::Impl {
 };
 
 Pool::Pool(std::string url, PoolOptions options)
-    : Pool([url = with_connect_timeout(std::move(url), options.connect_timeout)] { return core::connect(url); }, std::move(options)) {}
+    : Pool([url = pool_url(std::move(url), options)] { return core::connect(url); }, std::move(options)) {}
 
 Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options) : impl_(std::make_unique<Impl>()) {
     auto& im = *impl_;
