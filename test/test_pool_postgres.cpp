@@ -36,9 +36,11 @@ struct Watcher {
         pqxx::nontransaction tx(conn);
         return tx.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = " + tx.quote(app))[0][0].as<int>();
     }
+    // Returns once the backends are gone (waiting up to 5 s each), not when they were signalled.
     int terminate_all() {
         pqxx::nontransaction tx(conn);
-        return tx.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = " + tx.quote(app))[0][0]
+        return tx.exec("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = " +
+                       tx.quote(app))[0][0]
             .as<int>();
     }
 };
@@ -193,7 +195,6 @@ TEST_CASE("pool (PostgreSQL): terminated backends are never handed out; the pool
     {
         Lease l = pool.acquire();
         watch.terminate_all();
-        std::this_thread::sleep_for(50ms);
         CHECK_THROWS_AS(l->connection().execute("SELECT 1"), ConnectionError);
     }
     CHECK(pool.metrics().broken >= 1);

@@ -398,7 +398,7 @@ TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says s
     if (!conninfo) return;
     PgRepo db(*conninfo, canonical_schema_postgres);
     const auto pid = db.repo.query<int>("SELECT pg_backend_pid()").at(0);
-    pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ", 5000)");  // returns once it is gone
     for (int attempt = 0; attempt < 2; ++attempt) {
         try {
             db.repo.count(from<User>());
@@ -416,7 +416,7 @@ TEST_CASE("PostgreSQL: a connection lost during COMMIT is InDoubt, not a failure
     const auto pid = db.repo.query<int>("SELECT pg_backend_pid()").at(0);
     CHECK_THROWS_AS(db.repo.transaction([&](Repo& r) {
         r.insert(make_user("A", "a@x"));
-        pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ", 5000)");  // returns once it is gone
     }),
                     InDoubt);
     CHECK(db.repo.session().depth() == 0);
