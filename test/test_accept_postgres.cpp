@@ -25,7 +25,7 @@ TEST_CASE("PostgreSQL prepares every golden statement with the rendered paramete
             tx.exec("DEALLOCATE " + name);
             ++prepared;
         } catch (const pqxx::sql_error& e) {
-            FAIL_CHECK(e.what(), "\n", prepare);
+            FAIL_CHECK(std::string(e.what()) << "\n" << prepare);
         }
     }
     CHECK(prepared >= 80);

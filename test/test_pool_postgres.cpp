@@ -39,7 +39,7 @@ struct Watcher {
     // Returns once the backends are gone (waiting up to 5 s each), not when they were signalled.
     int terminate_all() {
         pqxx::nontransaction tx(conn);
-        return tx.exec("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = " +
+        return tx.exec("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE application_name = " +
                        tx.quote(app))[0][0]
             .as<int>();
     }
@@ -83,7 +83,7 @@ TEST_CASE("PostgreSQL connection strings: quarry's pgbouncer flag is found as li
     try {
         core::connect("host=127.0.0.1 port=1 application_name='a pgbouncer=maybe b'");
     } catch (const InvalidUrl& e) {
-        FAIL("the quoted value was taken for the flag: " << e.what());
+        FAIL("the quoted value was taken for the flag: " << std::string(e.what()));
     } catch (const ConnectionError&) {
     }
     for (const char* good : {"host=127.0.0.1 port=1 pgbouncer=true", "pgbouncer='1'\thost=127.0.0.1\nport=1",
@@ -92,7 +92,7 @@ TEST_CASE("PostgreSQL connection strings: quarry's pgbouncer flag is found as li
             core::connect(good);
             FAIL("connected to port 1?");
         } catch (const InvalidUrl& e) {
-            FAIL(good << ": " << e.what());
+            FAIL(std::string(good) << ": " << std::string(e.what()));
         } catch (const ConnectionError&) {
         }
     }

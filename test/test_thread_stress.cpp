@@ -120,7 +120,7 @@ TEST_CASE("replicas, writer mode and bound transactions from 8 threads: no races
                             (void)replicas.status();
                         }
                     } catch (const std::exception& e) {
-                        if (errors++ == 0) MESSAGE(t << ": " << e.what());
+                        if (errors++ == 0) MESSAGE(t << ": " << std::string(e.what()));
                     }
                 }
             });

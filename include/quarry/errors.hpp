@@ -144,7 +144,8 @@ public:
     explicit CircuitOpen(std::string message) : ConnectionError(std::move(message), true) {}
 };
 
-// A connection string quarry cannot parse; nothing was attempted.
+// A connection string quarry cannot parse (nothing was attempted), or cannot use as asked (an
+// in-memory SQLite database for a pool of several connections).
 class InvalidUrl : public ConnectionError {
 public:
     using ConnectionError::ConnectionError;

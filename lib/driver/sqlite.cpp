@@ -2,6 +2,7 @@
 // The SQLite driver: every sqlite3_* call of quarry lives in this file.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -315,6 +316,11 @@ public:
         if (rc != SQLITE_OK) raise(db_, rc, sql);
     }
 
+    bool private_database() const noexcept override {
+        const char* file = sqlite3_db_filename(db_, "main");
+        return file == nullptr || *file == '\0';  // in memory (or a temporary file)
+    }
+
     void set_statement_timeout(std::chrono::milliseconds t) override {
         deadline_.limit = t;
         // Checked every 1,000 virtual machine instructions, only while a limit is set.
@@ -326,17 +332,22 @@ private:
     // Switching a file to WAL takes its exclusive lock. While another connection uses the file,
     // SQLite answers SQLITE_BUSY at once, without calling the busy handler (waiting there could
     // deadlock), so connections opening a new file together failed: retry within the busy timeout.
+    // Each try's own waits (for the read lock it takes first) are bounded by what is left.
     void use_wal(int busy_timeout_ms) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+        using namespace std::chrono;
+        const auto deadline = steady_clock::now() + milliseconds(busy_timeout_ms);
         for (;;) {
+            const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+            sqlite3_busy_timeout(db_, static_cast<int>(std::max<std::int64_t>(left, 0)));
             try {
                 execute("PRAGMA journal_mode = WAL");
-                return;
+                break;
             } catch (const DatabaseBusy&) {
-                if (std::chrono::steady_clock::now() >= deadline) throw;
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                if (steady_clock::now() >= deadline) throw;
+                std::this_thread::sleep_for(milliseconds(1));
             }
         }
+        sqlite3_busy_timeout(db_, busy_timeout_ms);
     }
 
     sqlite3* db_ = nullptr;

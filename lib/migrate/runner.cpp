@@ -97,6 +97,7 @@ public:
                     throw MigrationError("another migration runner holds the SQLite write lock; gave up after " +
                                          std::to_string(timeout.count()) + " ms");
                 }
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));  // with busy_timeout=0 BEGIN waits not at all
             }
         }
         locked_ = true;

@@ -91,21 +91,6 @@ std::string with_connect_timeout(std::string url, std::chrono::milliseconds t) {
     return url + " connect_timeout=" + std::to_string(seconds);
 }
 
-// Every connection to sqlite::memory: opens a database of its own: a pool of several would hand
-// out sessions that do not see each other's tables and rows.
-void check_shared(std::string_view url, const PoolOptions& o) {
-    if (!url.starts_with("sqlite:") || o.max_size <= 1) return;
-    const auto target = url.substr(7);
-    if (target.substr(0, target.find('?')) == ":memory:")
-        throw Error("pool: every connection to sqlite::memory: is a separate database, so a pool of " +
-                    std::to_string(o.max_size) + " would not share tables or rows; use max_size = 1, or a database file");
-}
-
-std::string pool_url(std::string url, const PoolOptions& o) {
-    check_shared(url, o);
-    return with_connect_timeout(std::move(url), o.connect_timeout);
-}
-
 }  // namespace
 
 struct Pool::Impl {
@@ -308,7 +293,7 @@ struct Pool::Impl {
 };
 
 Pool::Pool(std::string url, PoolOptions options)
-    : Pool([url = pool_url(std::move(url), options)] { return core::connect(url); }, std::move(options)) {}
+    : Pool([url = with_connect_timeout(std::move(url), options.connect_timeout)] { return core::connect(url); }, std::move(options)) {}
 
 Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options) : impl_(std::make_unique<Impl>()) {
     auto& im = *impl_;
@@ -320,6 +305,19 @@ Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptio
     auto first = im.open_slot();
     if (!first) throw ConnectionError("pool: cannot open a connection: " + im.last_connect_error);
     im.dialect = &first->session->dialect();
+    if (first->session->connection().private_database()) {
+        // Every connection to an in-memory SQLite database opens one of its own: a second
+        // connection, or the first one reopened, would not see its tables and rows.
+        if (im.o.max_size > 1)
+            throw InvalidUrl("pool: every connection to an in-memory SQLite database is a separate database, so a pool of " +
+                             std::to_string(im.o.max_size) +
+                             " would not share tables or rows; use max_size = 1 (its one connection is then kept for the "
+                             "pool's life), or a database file");
+        im.o.min_size = 1;
+        im.o.max_lifetime = std::chrono::milliseconds(0);
+        im.o.idle_timeout = std::chrono::milliseconds(0);
+        first->expires = Clock::time_point::max();
+    }
     im.idle.push_back(first.get());
     im.slots.push_back(std::move(first));
     im.keeper = std::thread([this] { impl_->housekeeping(); });

@@ -69,6 +69,9 @@ public:
     // True behind a pooler that may run consecutive transactions on different server sessions
     // (PgBouncer in transaction mode, `pgbouncer=true`): nothing may outlive a transaction there.
     virtual bool transaction_pooled() const noexcept { return false; }
+    // True when the database lives and dies with this connection (SQLite in memory): no other
+    // connection can see it.
+    virtual bool private_database() const noexcept { return false; }
     // Statements running longer than `t` are cancelled with StatementTimeout, and the connection
     // stays usable (0: no limit). PostgreSQL: statement_timeout; SQLite: a progress handler.
     virtual void set_statement_timeout(std::chrono::milliseconds t) = 0;
