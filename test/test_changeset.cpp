@@ -3,6 +3,8 @@
 // each validation with passing and failing input, change tracking, errors and their output.
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include <quarry/changeset_json.hpp>
 
 #include "schema.hpp"
@@ -206,6 +208,14 @@ TEST_CASE("validate_format, validate_length, validate_number") {
     CHECK(fmt("abc").valid());
     CHECK(fmt("ab1").error_map() == ErrorMap{{"name", {"has invalid format"}}});
     CHECK(fmt("ab1").errors()[0].validation == "format");
+    CHECK(fmt("x\nab1").valid() == false);
+    // A std::regex of the caller's, with its own flags; a malformed pattern is std::regex_error.
+    const auto ci = [](std::string v) {
+        return cast(Form{}, Input{{"name", v}}, &Form::name) | validate_format(&Form::name, std::regex("^[a-z]+$", std::regex::icase));
+    };
+    CHECK(ci("ABC").valid());
+    CHECK_FALSE(ci("AB1").valid());
+    CHECK_THROWS_AS(validate_format(&Form::name, "(unclosed"), std::regex_error);
 
     auto len = [](std::string v, length_opts o) { return cast(Form{}, Input{{"name", v}}, &Form::name) | validate_length(&Form::name, o); };
     CHECK(len("héllo", {.min = 5}).valid());  // five code points, six bytes

@@ -51,25 +51,44 @@ validate_required_t<T, M...> validate_required(M T::*... mp) {
 }
 
 // The text change must match the regular expression (anywhere in it, as Ecto's =~: anchor it).
-template <class T, class M>
+namespace detail {
+// An ECMAScript pattern compiled in lib/: <regex> would cost every TU that includes the Repo
+// about a third of a second. Throws std::regex_error for a malformed pattern.
+class FormatPattern {
+public:
+    explicit FormatPattern(std::string_view ecmascript);
+    bool found_in(std::string_view text) const;
+
+private:
+    std::shared_ptr<const void> regex_;  // a std::regex
+};
+template <class P>
+bool format_found(const P& pattern, std::string_view text) {
+    if constexpr (std::is_same_v<P, FormatPattern>) return pattern.found_in(text);
+    else return regex_search(text.begin(), text.end(), pattern);  // a std::regex of the caller's, found by ADL
+}
+}  // namespace detail
+template <class T, class M, class Pattern>
 struct validate_format_t {
     M T::*member;
-    std::regex pattern;
+    Pattern pattern;
     std::string message = "has invalid format";
     void apply(Changeset<T>& cs) const {
         detail::on_change(cs, member, [&](const auto& v) {
-            if (!std::regex_search(std::string_view(v).begin(), std::string_view(v).end(), pattern))
-                cs.add_error(member, message, "format");
+            if (!detail::format_found(pattern, std::string_view(v))) cs.add_error(member, message, "format");
         });
     }
 };
 template <class T, class M>
-validate_format_t<T, M> validate_format(M T::*mp, std::regex pattern, std::string message = "has invalid format") {
-    return {mp, std::move(pattern), std::move(message)};
+validate_format_t<T, M, detail::FormatPattern> validate_format(M T::*mp, std::string_view pattern,
+                                                               std::string message = "has invalid format") {
+    return {mp, detail::FormatPattern(pattern), std::move(message)};
 }
-template <class T, class M>
-validate_format_t<T, M> validate_format(M T::*mp, std::string_view pattern, std::string message = "has invalid format") {
-    return {mp, std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript), std::move(message)};
+// With a std::regex built by the caller (any flags).
+template <class T, class M, class Regex>
+    requires(!std::is_convertible_v<const Regex&, std::string_view>)
+validate_format_t<T, M, Regex> validate_format(M T::*mp, Regex pattern, std::string message = "has invalid format") {
+    return {mp, std::move(pattern), std::move(message)};
 }
 
 // What validate_length counts in text: Unicode code points (the default) or bytes.
