@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Changesets without a database: casting every supported type from a string map and from JSON,
 // each validation with passing and failing input, change tracking, errors and their output.
+// The test builds a std::regex of its own, and GCC 12 with sanitizers warns falsely inside
+// libstdc++'s regex automaton (see lib/changeset/format.cpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <doctest/doctest.h>
 
 #include <regex>
