@@ -11,6 +11,13 @@ UnsupportedFeature::UnsupportedFeature(std::string_view dialect, std::string_vie
 DatabaseError::DatabaseError(std::string message, std::string sql, std::string code)
     : Error(message), sql_(std::move(sql)), code_(std::move(code)) {}
 
+TransactionAborted::TransactionAborted(std::string sql)
+    : DatabaseError("the database ended the transaction by itself after an earlier error (SQLite does on ON CONFLICT "
+                    "ROLLBACK, RAISE(ROLLBACK), an interrupted write such as a statement timeout, a full disk or an I/O "
+                    "error), undoing its writes; statements are refused "
+                    "until the outermost transaction is left, rather than run outside it: " + sql,
+                    sql, "") {}
+
 std::string_view to_string(ConstraintKind k) noexcept {
     switch (k) {
         case ConstraintKind::unique: return "unique";

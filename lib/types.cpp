@@ -135,6 +135,10 @@ void not_a_date(const core::Row& r, std::uint32_t i, std::string_view text) {
     r.mismatch(i, "holds " + quoted(text) + ", not a date (YYYY-MM-DD, years 0001-9999)");
 }
 
+void timestamp_out_of_range() {
+    throw QueryError("timestamp outside the years 0001-9999 that quarry stores (SQLite keeps ISO-8601 text, ordered only "
+                     "with four-digit years)");
+}
 void duration_out_of_range() {
     throw QueryError("duration does not fit a 64-bit count of microseconds");
 }

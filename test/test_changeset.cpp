@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <regex>
+#include <thread>
 
 #include <quarry/changeset_json.hpp>
 
@@ -110,6 +111,15 @@ TEST_CASE("casting from a string map: every supported type, valid and invalid") 
               std::chrono::sys_days(std::chrono::year(2024) / 3 / 1) + std::chrono::hours(10) + std::chrono::milliseconds(500));
         CHECK(only_error(cast_one(&Form::at, "at", "2024-02-30T10:00:00Z")) == "at: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::at, "at", "yesterday")) == "at: is invalid (cast)");
+        // A clock of nanoseconds reaches 1677-2262 only: a time beyond is invalid, not wrapped around.
+        struct Nano {
+            std::chrono::sys_time<std::chrono::nanoseconds> at{};
+        };
+        Nano n;
+        CHECK(cast_traits<decltype(n.at)>::cast(Param::text("2262-01-01T00:00:00Z"), n.at) == CastResult::ok);
+        CHECK(n.at.time_since_epoch().count() > 0);
+        CHECK(cast_traits<decltype(n.at)>::cast(Param::text("2300-01-01T00:00:00Z"), n.at) == CastResult::invalid);
+        CHECK(cast_traits<decltype(n.at)>::cast(Param::text("1600-01-01T00:00:00Z"), n.at) == CastResult::invalid);
         CHECK(cast_one(&Form::day, "day", "2024-02-29").get_field(&Form::day) == std::chrono::year(2024) / 2 / 29);
         CHECK(only_error(cast_one(&Form::day, "day", "2023-02-29")) == "day: is invalid (cast)");
         CHECK(cast_one(&Form::wait, "wait", "90").get_field(&Form::wait) == std::chrono::seconds(90));
@@ -208,6 +218,40 @@ TEST_CASE("validate_required: NULL, empty and whitespace-only text are blank") {
     CHECK((cast(stored, Input{}, &Form::name) | validate_required(&Form::name)).valid());
 }
 
+TEST_CASE("validate_required on numbers, bools and times: a new row's field must be given; a stored row's value counts") {
+    // Form is no schema: every Form is a new row, and T{}'s zeros and falses were given by nobody.
+    auto absent = cast(Form{}, Input{}, &Form::count, &Form::flag, &Form::at) | validate_required(&Form::count, &Form::flag, &Form::at);
+    CHECK(absent.error_map() == ErrorMap{{"count", {"can't be blank"}}, {"flag", {"can't be blank"}}, {"at", {"can't be blank"}}});
+    auto zeros = cast(Form{}, Input{{"count", "0"}, {"flag", "false"}, {"at", "1970-01-01T00:00:00Z"}}, &Form::count, &Form::flag,
+                      &Form::at) |
+                 validate_required(&Form::count, &Form::flag, &Form::at);
+    CHECK(zeros.valid());
+    Form preset;
+    preset.count = 3;  // set in the data by the caller
+    CHECK((cast(preset, Input{}, &Form::count) | validate_required(&Form::count)).valid());
+    CHECK((change(Form{}).put_change(&Form::flag, true) | validate_required(&Form::flag)).valid());
+    // A stored row (its primary key set): its value counts, even its type's default.
+    User stored;
+    stored.id = 7;
+    CHECK((cast(stored, Input{}, &User::active, &User::age) | validate_required(&User::active, &User::age)).valid());
+    CHECK((cast(User{}, Input{}, &User::active) | validate_required(&User::active)).error_map() ==
+          ErrorMap{{"active", {"can't be blank"}}});
+}
+
+TEST_CASE("validations check a value cast from the input even when it equals the data's (a new row's default)") {
+    auto count = [](std::string v) { return cast(Form{}, Input{{"count", v}}, &Form::count) | validate_number(&Form::count, {.gt = 0}); };
+    CHECK(count("0").error_map() == ErrorMap{{"count", {"must be greater than 0"}}});
+    CHECK(count("1").valid());
+    CHECK((cast(Form{}, Input{}, &Form::count) | validate_number(&Form::count, {.gt = 0})).valid());  // absent: validate_required's job
+    CHECK_FALSE((cast(Form{}, Input{{"name", ""}}, &Form::name) | validate_length(&Form::name, {.min = 3})).valid());
+    CHECK_FALSE((cast(Form{}, Input{{"flag", "false"}}, &Form::flag) | validate_inclusion(&Form::flag, {true})).valid());
+    // An update's unchanged value sent again is checked too: the form holds it.
+    User stored;
+    stored.id = 7;
+    CHECK_FALSE((cast(stored, Input{{"age", "0"}}, &User::age) | validate_number(&User::age, {.ge = 13})).valid());
+    CHECK((cast(stored, Input{}, &User::age) | validate_number(&User::age, {.ge = 13})).valid());
+}
+
 TEST_CASE("validate_format, validate_length, validate_number") {
     auto fmt = [](std::string v) { return cast(Form{}, Input{{"name", v}}, &Form::name) | validate_format(&Form::name, "^[a-z]+$"); };
     CHECK(fmt("abc").valid());
@@ -221,6 +265,22 @@ TEST_CASE("validate_format, validate_length, validate_number") {
     CHECK(ci("ABC").valid());
     CHECK_FALSE(ci("AB1").valid());
     CHECK_THROWS_AS(validate_format(&Form::name, "(unclosed"), std::regex_error);
+
+    // Untrusted text of any length, in a thread with a small stack, against a pattern that
+    // backtracks exponentially in a backtracking matcher: matched in linear time and bounded
+    // stack (a megabyte of text crashed the default matcher on an 8 MiB stack).
+    std::string huge(1 << 20, 'a');
+    std::string evil(64, 'a');
+    evil += '!';
+    bool huge_valid = false, evil_valid = true;
+    std::thread small_stack([&] {  // 8 MiB by default; the point is that nothing grows with the text
+        huge_valid = fmt(huge).valid();
+        evil_valid = (cast(Form{}, Input{{"name", evil}}, &Form::name) | validate_format(&Form::name, "^(a+)+$")).valid();
+    });
+    small_stack.join();
+    CHECK(huge_valid);
+    CHECK_FALSE(evil_valid);
+    CHECK_THROWS_AS(validate_format(&Form::name, "^(a)\\1$"), std::regex_error);  // back-references: not linear
 
     auto len = [](std::string v, length_opts o) { return cast(Form{}, Input{{"name", v}}, &Form::name) | validate_length(&Form::name, o); };
     CHECK(len("héllo", {.min = 5}).valid());  // five code points, six bytes
@@ -263,9 +323,11 @@ TEST_CASE("validate_format, validate_length, validate_number") {
 TEST_CASE("validate_inclusion, validate_exclusion, validate_subset") {
     auto plan = [](std::string v) { return cast(Form{}, Input{{"plan", v}}, &Form::plan); };
     CHECK((plan("pro") | validate_inclusion(&Form::plan, {Plan::pro, Plan::team})).valid());
+    // "free" is the data's value (a new Form's default), so no change, but it came from the
+    // input: it is checked all the same. So is a team → free change:
     auto out = plan("free") | validate_inclusion(&Form::plan, {Plan::pro, Plan::team});
-    // "free" is the data's value: no change, nothing to check. A team → free change is checked:
-    CHECK(out.valid());
+    CHECK(out.error_map() == ErrorMap{{"plan", {"is invalid"}}});
+    CHECK((cast(Form{}, Input{}, &Form::plan) | validate_inclusion(&Form::plan, {Plan::pro, Plan::team})).valid());  // not given
     auto changed = cast(Form{.plan = Plan::team}, Input{{"plan", "free"}}, &Form::plan) | validate_inclusion(&Form::plan, {Plan::pro, Plan::team});
     CHECK(changed.error_map() == ErrorMap{{"plan", {"is invalid"}}});
     CHECK(std::get<std::vector<std::string>>(*changed.errors()[0].param("enum")) == std::vector<std::string>{"pro", "team"});

@@ -50,6 +50,7 @@ struct Breakable final : core::Connection {
         return inner->open_cursor(sql, p, b, t);
     }
     bool healthy() const noexcept override { return !*broken; }
+    bool in_transaction() const noexcept override { return inner->in_transaction(); }
     void set_statement_timeout(std::chrono::milliseconds t) override { inner->set_statement_timeout(t); }
 };
 
@@ -436,6 +437,7 @@ struct Flaky final : core::Connection {
         return inner->prepare(sql);
     }
     void execute(std::string_view sql) override { inner->execute(sql); }
+    bool in_transaction() const noexcept override { return inner->in_transaction(); }
     std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& p, std::uint32_t b, bool t) override {
         return inner->open_cursor(sql, p, b, t);
     }

@@ -391,6 +391,19 @@ TEST_CASE("PostgreSQL: a cached statement whose result type a schema change alte
     db.repo.session().connection().execute("ALTER TABLE users ALTER COLUMN age TYPE bigint");
     CHECK(db.repo.all(q) == std::vector<int>{41});
     CHECK(db.repo.cache_stats().hits >= 1);
+
+    // Met inside a transaction, the change aborts it: the caller is told the cause, and the
+    // statement is prepared anew at its next run (the old name, which the failed transaction
+    // would not let go, is never reused).
+    pqxx::nontransaction(db.scratch.conn()).exec("ALTER TABLE users ALTER COLUMN age TYPE integer");
+    try {
+        db.repo.transaction([&](Repo& tx) { tx.all(q); });
+        FAIL("expected the schema change to surface");
+    } catch (const DatabaseError& e) {
+        CHECK(e.code() == "0A000");
+    }
+    for (int run = 0; run < 3; ++run) CHECK(db.repo.all(q) == std::vector<int>{41});
+    CHECK(db.repo.transaction([&](Repo& tx) { return tx.all(q); }) == std::vector<int>{41});
 }
 
 TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says so; no silent reconnect") {

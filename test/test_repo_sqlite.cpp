@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <quarry/multi.hpp>
 #include <quarry/repo.hpp>
 #include <sqlite3.h>
 
@@ -297,6 +298,61 @@ TEST_CASE("transactions commit, roll back on exceptions, and nest as savepoints"
     CHECK(repo.session().depth() == 0);
 }
 
+// SQLite rolls a whole transaction back on some errors (here a column declared ON CONFLICT
+// ROLLBACK): nothing may then run in autocommit as if it were still part of the transaction.
+TEST_CASE("a transaction SQLite ended by itself refuses every later statement instead of running it in autocommit") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE ON CONFLICT ROLLBACK, "
+        "age INTEGER NOT NULL, active INTEGER NOT NULL, inserted_at TEXT NOT NULL)");
+    repo.insert(make_user("kept", "kept@x"));
+    auto emails = [&] { return repo.all(from<User>() | order_by(asc(col(&User::email))) | select(col(&User::email))); };
+
+    SUBCASE("a failure caught inside the transaction") {
+        CHECK_THROWS_AS(repo.transaction([&](Repo& tx) {
+                            tx.insert(make_user("before", "before@x"));
+                            CHECK_THROWS_AS(tx.insert(make_user("dup", "kept@x")), ConstraintError);
+                            CHECK(tx.transaction_ended());
+                            tx.insert(make_user("after", "after@x"));  // refused, not autocommitted
+                        }),
+                        TransactionAborted);
+    }
+    SUBCASE("a failure caught around a nested transaction; then COMMIT is refused too") {
+        CHECK_THROWS_AS(repo.transaction([&](Repo& tx) {
+                            tx.insert(make_user("before", "before@x"));
+                            CHECK_THROWS_AS(tx.transaction([&](Repo& inner) { inner.insert(make_user("dup", "kept@x")); }),
+                                            ConstraintError);
+                            try {
+                                tx.all(from<User>());
+                                FAIL("a statement ran after the transaction ended");
+                            } catch (const TransactionAborted& e) {
+                                CHECK(e.sql().find("SELECT") != std::string::npos);  // the statement refused
+                            }
+                        }),
+                        TransactionAborted);
+    }
+    SUBCASE("a changeset write rethrows the violation instead of returning it as a field error") {
+        CHECK_THROWS_AS(repo.transaction([&](Repo& tx) {
+                            tx.insert(make_user("before", "before@x"));
+                            (void)tx.insert(change(make_user("dup", "kept@x")) | unique_constraint(&User::email));
+                        }),
+                        ConstraintError);
+    }
+    SUBCASE("a nested Multi rethrows instead of reporting a failed step the caller could carry on from") {
+        CHECK_THROWS_AS(repo.transaction([&](Repo& tx) {
+                            tx.insert(make_user("before", "before@x"));
+                            (void)tx.transaction(Multi() | multi::insert("dup", make_user("dup", "kept@x")));
+                            tx.insert(make_user("after", "after@x"));
+                        }),
+                        ConstraintError);
+    }
+    CHECK(emails() == std::vector<std::string>{"kept@x"});
+    CHECK(repo.session().depth() == 0);
+    repo.insert(make_user("next", "next@x"));  // the Repo is usable again
+    CHECK(emails().size() == 2);
+}
+
 TEST_CASE("the second execution of a shape renders and prepares nothing") {
     TempDb db;
     Repo repo = canonical(db);
@@ -424,6 +480,11 @@ TEST_CASE("raw SQL binds every argument and maps rows like any query") {
     CHECK(repo.query<std::string>("SELECT 'what' || '\?\?' WHERE ? = 1", 1) == std::vector<std::string>{"what?"});
     CHECK(repo.execute_sql("UPDATE users SET age = age + ? WHERE age < ?", 1, 18) == 1);
     CHECK_THROWS_AS(repo.query<int>("SELECT ? + ?", 1), QueryError);
+    // The count is checked on every run of a SQL text, not only when it is first prepared.
+    CHECK(repo.query<int>("SELECT ? * ?", 6, 7) == std::vector<int>{42});
+    CHECK_THROWS_AS(repo.query<int>("SELECT ? * ?", 6), QueryError);
+    CHECK_THROWS_AS(repo.query<int>("SELECT ? * ?", 6, 7, 8), QueryError);
+    CHECK(repo.query<int>("SELECT ? * ?", 2, 3) == std::vector<int>{6});
 }
 
 TEST_CASE("insert_all chunks under the parameter limit, and is all or nothing") {

@@ -214,6 +214,17 @@ TEST_CASE("each type binds as text or an integer, and a value it cannot store is
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::secs) == hours(std::numeric_limits<std::int64_t>::max() / 1000)),
                     QueryError);
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::secs) == seconds(9'223'372'036'855LL)), QueryError);
+    // Timestamps: years 0001-9999 (as dates), refused outside rather than overflowed into another
+    // time: sys_time<seconds>::max(), a common "never", became 1969-12-31T23:59:59.
+    CHECK(quarry::detail::timestamp_micros(microseconds(253'402'300'799'999'999)) == 253'402'300'799'999'999);
+    CHECK(quarry::detail::timestamp_micros(seconds(-62'135'596'800)) == -62'135'596'800'000'000);
+    CHECK(quarry::detail::timestamp_micros(nanoseconds(-1999)) == -1);  // toward zero, as durations
+    CHECK_THROWS_AS(quarry::detail::timestamp_micros(seconds::max()), QueryError);
+    CHECK_THROWS_AS(quarry::detail::timestamp_micros(seconds(253'402'300'800)), QueryError);  // 10000-01-01
+    CHECK_THROWS_AS(quarry::detail::timestamp_micros(seconds(-62'135'596'801)), QueryError);
+    CHECK_THROWS_AS(quarry::detail::timestamp_micros(duration<double>(1e300)), QueryError);
+    CHECK_THROWS_AS(from<User>() | where(col(&User::inserted_at) < timestamp::max()), QueryError);
+    CHECK_NOTHROW(from<User>() | where(col(&User::inserted_at) < timestamp(microseconds(253'402'300'799'999'999))));
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(1e300)), QueryError);
     CHECK_THROWS_AS(from<Typed>() | where(col(&Typed::fsecs) == duration<double>(std::numeric_limits<double>::quiet_NaN())),
                     QueryError);

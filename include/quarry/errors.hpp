@@ -109,6 +109,17 @@ public:
     using DatabaseError::DatabaseError;
 };
 
+// The database ended a transaction by itself after an error (SQLite does on ON CONFLICT
+// ROLLBACK, RAISE(ROLLBACK), a write interrupted by a statement timeout, a full disk or an
+// I/O error): its writes are undone. Every
+// statement quarry would run in it afterwards, COMMIT included, is refused with this error
+// until the outermost transaction is left, instead of running in autocommit. `sql()` is the
+// statement refused.
+class TransactionAborted : public DatabaseError {
+public:
+    explicit TransactionAborted(std::string sql);
+};
+
 // Thrown by rollback_with(value) inside Repo::transaction: the transaction is rolled back and
 // this propagates to the caller, who gets the value back.
 template <class V>

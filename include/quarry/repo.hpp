@@ -118,6 +118,13 @@ public:
         const core::Session* s = current_session();
         return s && s->depth() > 0;
     }
+    // Whether that transaction has been ended by the database itself after an error (SQLite's ON
+    // CONFLICT ROLLBACK, say): its writes are undone and its statements fail with
+    // TransactionAborted until the outermost transaction() is left.
+    bool transaction_ended() const noexcept {
+        const core::Session* s = current_session();
+        return s && s->transaction_ended();
+    }
     Pool* pool() const noexcept { return pool_; }
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).

@@ -102,14 +102,42 @@ struct value_traits<std::vector<std::byte>> {
         return std::vector<std::byte>(p, p + b.size());
     }
 };
+namespace detail {
+// Timestamps travel as microseconds since the epoch and are stored on SQLite as ISO-8601 text,
+// whose order is time order only for four-digit years, and PostgreSQL has no year 0: 0001-01-01
+// to 9999-12-31, inclusive, as for dates.
+inline constexpr std::int64_t min_timestamp_us = -62'135'596'800'000'000;
+inline constexpr std::int64_t max_timestamp_us = 253'402'300'799'999'999;
+[[noreturn]] void timestamp_out_of_range();
+// A time point's microseconds since the epoch (finer units truncated toward zero), refused with
+// QueryError outside those years rather than overflowing into another time
+// (sys_time<seconds>::max(), a common "never", would be stored as 1969-12-31T23:59:59).
+template <class Rep, class Period>
+std::int64_t timestamp_micros(std::chrono::duration<Rep, Period> d) {
+    using F = std::ratio_divide<Period, std::micro>;  // microseconds per tick
+    std::int64_t us = 0;
+    if constexpr (std::is_floating_point_v<Rep>) {
+        const double x = static_cast<double>(d.count()) * (static_cast<double>(F::num) / static_cast<double>(F::den));
+        if (!(x >= static_cast<double>(min_timestamp_us) && x <= static_cast<double>(max_timestamp_us))) timestamp_out_of_range();
+        us = static_cast<std::int64_t>(x);
+    } else {
+        if (!std::in_range<std::int64_t>(d.count()) ||
+            __builtin_mul_overflow(static_cast<std::int64_t>(d.count()), static_cast<std::int64_t>(F::num), &us))
+            timestamp_out_of_range();
+        us /= F::den;
+    }
+    if (us < min_timestamp_us || us > max_timestamp_us) timestamp_out_of_range();
+    return us;
+}
+}  // namespace detail
+
 template <class Duration>
 struct value_traits<std::chrono::sys_time<Duration>> {
     static constexpr core::SqlType sql_type = core::SqlType::timestamp;
     static constexpr family fam = family::time;
     static constexpr core::ValueKind kind = core::ValueKind::timestamp;
     static void bind(auto& l, std::chrono::sys_time<Duration> t) {
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-        l.param(core::Value::timestamp(us));
+        l.param(core::Value::timestamp(detail::timestamp_micros(t.time_since_epoch())));
     }
     static std::chrono::sys_time<Duration> read(const core::Row& r, std::uint32_t i) {
         const std::chrono::sys_time<std::chrono::microseconds> t{std::chrono::microseconds(r.timestamp(i))};

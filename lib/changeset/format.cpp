@@ -12,8 +12,22 @@
 
 namespace quarry::detail {
 
+namespace {
+// The text matched comes from untrusted input. libstdc++'s default matcher backtracks,
+// recursing once per character: a 40 KB field overflowed an 8 MiB stack, 4 KB a 1 MiB thread
+// stack, and a pattern like ^(a+)+$ takes exponential time. Its polynomial mode (a Thompson
+// NFA, an extension of libstdc++'s) matches in time linear in the text with a stack bounded by
+// the pattern; it refuses back-references, which a format check does not need.
+constexpr auto linear_time =
+#ifdef __GLIBCXX__
+    std::regex::ECMAScript | std::regex_constants::__polynomial;
+#else
+    std::regex::ECMAScript;
+#endif
+}  // namespace
+
 FormatPattern::FormatPattern(std::string_view ecmascript)
-    : regex_(std::make_shared<const std::regex>(ecmascript.begin(), ecmascript.end(), std::regex::ECMAScript)) {}
+    : regex_(std::make_shared<const std::regex>(ecmascript.begin(), ecmascript.end(), linear_time)) {}
 
 bool FormatPattern::found_in(std::string_view text) const {
     return std::regex_search(text.begin(), text.end(), *static_cast<const std::regex*>(regex_.get()));

@@ -348,6 +348,10 @@ public:
     std::uint64_t scope() const noexcept { return scope_; }
     bool usable() const noexcept { return PQstatus(pg_) == CONNECTION_OK; }
     bool healthy() const noexcept override { return usable() && PQtransactionStatus(pg_) != PQTRANS_UNKNOWN; }
+    // PostgreSQL keeps a failed transaction open (aborted) until ROLLBACK; only a lost
+    // connection (UNKNOWN) ends it, and that fails the next statement anyway.
+    bool in_transaction() const noexcept override { return PQtransactionStatus(pg_) != PQTRANS_IDLE; }
+    bool in_failed_transaction() const noexcept { return PQtransactionStatus(pg_) == PQTRANS_INERROR; }
     void set_statement_timeout(std::chrono::milliseconds t) override {
         if (pooler_) {
             if (t.count() <= 0) return;
@@ -390,6 +394,8 @@ private:
     std::uint64_t scope_ = 0;
     bool pooler_ = false;
 
+public:
+    // A name for a server-side object (statement, cursor) never used on this connection before.
     std::string next_name(std::string_view prefix) { return std::string(prefix) + std::to_string(++counter_); }
 };
 
@@ -443,11 +449,16 @@ private:
         } catch (const DatabaseError& e) {
             // A schema change altered the statement's result type ("cached plan must not change
             // result type", 0A000), or the statement is gone from the server (26000): prepare it
-            // again, once. Inside a transaction the error has already aborted it, and the retry
-            // reports that instead; the statement is then prepared at its next run.
+            // again, once, under a new name. Inside a transaction the server refuses the old
+            // name's DEALLOCATE (it stays until the connection closes), and a PREPARE under it
+            // would fail with "already exists" at every later run.
             if (e.code() != "0A000" && e.code() != "26000") throw;
             conn_.unprepare(name_);
             prepared_ = false;
+            name_ = conn_.next_name("quarry_");
+            // The error has aborted the transaction around: nothing more runs there, and the
+            // caller is told the cause. The next run prepares the statement.
+            if (conn_.in_failed_transaction()) throw;
             prepare();
             result_ = conn_.exec_prepared(name_, params_, sql_);
         }

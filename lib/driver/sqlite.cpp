@@ -316,6 +316,8 @@ public:
         if (rc != SQLITE_OK) raise(db_, rc, sql);
     }
 
+    bool in_transaction() const noexcept override { return sqlite3_get_autocommit(db_) == 0; }
+
     bool private_database() const noexcept override {
         const char* file = sqlite3_db_filename(db_, "main");
         return file == nullptr || *file == '\0';  // in memory (or a temporary file)

@@ -225,6 +225,9 @@ MultiResult run_multi(Repo& repo, const Multi& workflow, const TxOptions& option
             out.results_ = multi::Results{};
         }
     }
+    // A nested workflow whose failure made the database end the outer transaction (SQLite can):
+    // the outer writes are gone, so it is not a failure the caller may carry on from.
+    if (out.exception_ && repo.transaction_ended()) std::rethrow_exception(out.exception_);
     return out;
 }
 

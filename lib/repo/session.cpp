@@ -62,6 +62,7 @@ std::string_view source_of(const Node& n) {
 }  // namespace
 
 Statement& Session::bind(Entry& e, const std::vector<Value>& params, bool hit, Clock::time_point start) {
+    check_open(e.sql);  // every statement run* runs passes here
     if (!sink_) {
         e.statement->bind(params);
         return *e.statement;
@@ -85,6 +86,8 @@ void Session::emit(const QueryEvent& e) const noexcept {
         // A sink that throws must not turn a successful statement into a failure.
     }
 }
+
+void Session::refuse(std::string_view sql) { throw TransactionAborted(std::string(sql)); }
 
 Statement& Session::run(const Node& statement) {
     const auto start = now_if(telemetry_on());
@@ -170,11 +173,14 @@ Statement& Session::run_sql(std::string_view sql, const std::vector<Value>& para
                 text.append(buf, dialect().placeholder(buf, ++n));
             }
         }
-        if (n != params.size())
-            throw QueryError("raw SQL has " + std::to_string(n) + " ? marks and " + std::to_string(params.size()) +
-                             " arguments: " + std::string(sql));
         e = &add(key, text, ParamPlan{});
+        e->marks = n;
     }
+    // Checked on every run, not only the first: PostgreSQL would answer a wrong count with a
+    // protocol error (08P01) that reads as a lost connection.
+    if (e->marks != params.size())
+        throw QueryError("raw SQL has " + std::to_string(e->marks) + " ? marks and " + std::to_string(params.size()) +
+                         " arguments: " + std::string(sql));
     return bind(*e, params, hit, start);
 }
 
@@ -184,6 +190,7 @@ Session::OpenStream Session::open_stream(const Node& statement, std::uint32_t ba
     const auto start = now_if(s.timed);
     std::vector<Value> params;
     render_into(statement, dialect(), &s.sql, params);
+    check_open(s.sql);
     const auto rendered = now_if(s.timed);
     s.cursor = connection_->open_cursor(s.sql, params, batch, depth_ > 0);
     if (s.timed) {
@@ -274,10 +281,13 @@ void Session::begin(const TxOptions& options) {
     const TxOptions defaults;
     if (depth_ > 0 && depth_ != sandbox_depth_ && (options.isolation != defaults.isolation || options.read_only || options.deferrable))
         throw QueryError("transaction options apply to the outermost transaction only (a nested one is a savepoint)");
-    if (depth_ == 0)
+    if (depth_ == 0) {
         control(begin_sql(dialect(), options));
-    else
-        control("SAVEPOINT " + savepoint_name(depth_));
+    } else {
+        const std::string sql = "SAVEPOINT " + savepoint_name(depth_);
+        check_open(sql);
+        control(sql);
+    }
     ++depth_;
 }
 
@@ -289,6 +299,11 @@ std::chrono::microseconds retry_pause(int attempt) {
 
 void Session::commit() {
     if (depth_ == 0) throw QueryError("commit without a transaction");
+    if (transaction_ended()) {
+        // Nothing of it is left to commit; the caller's rollback() leaves the other levels.
+        if (depth_ == 1) --depth_;
+        refuse(depth_ == 0 ? "COMMIT" : "RELEASE SAVEPOINT " + savepoint_name(depth_ - 1));
+    }
     if (depth_ == 1) {
         try {
             control("COMMIT");
@@ -307,15 +322,18 @@ void Session::commit() {
 void Session::rollback() noexcept {
     if (depth_ == 0) return;
     try {
-        if (depth_ == 1) {
-            control("ROLLBACK");
-        } else {
-            const std::string sp = savepoint_name(depth_ - 1);
-            control("ROLLBACK TO SAVEPOINT " + sp);
-            control("RELEASE SAVEPOINT " + sp);
+        // A transaction the database ended has no savepoints left and needs no ROLLBACK.
+        if (!transaction_ended()) {
+            if (depth_ == 1) {
+                control("ROLLBACK");
+            } else {
+                const std::string sp = savepoint_name(depth_ - 1);
+                control("ROLLBACK TO SAVEPOINT " + sp);
+                control("RELEASE SAVEPOINT " + sp);
+            }
         }
     } catch (const Error&) {
-        // The database already ended the transaction (e.g. SQLite rolls back on some errors).
+        // Best effort while unwinding: a broken connection is the pool's to find.
     }
     --depth_;
 }

@@ -97,7 +97,8 @@ class Changeset {
 public:
     using fields = detail::field_table<T>;
 
-    explicit Changeset(T data = T{}) : data_(data), applied_(std::move(data)), changed_(fields::get().names.size()) {}
+    explicit Changeset(T data = T{})
+        : data_(data), applied_(std::move(data)), changed_(fields::get().names.size()), supplied_(changed_.size()) {}
 
     // The struct as it was, and with the changes applied.
     const T& data() const noexcept { return data_; }
@@ -137,6 +138,21 @@ public:
     std::optional<M> get_change(M T::*mp) const {
         if (!changed(mp)) return std::nullopt;
         return applied_.*mp;
+    }
+    // Whether the input held the field and it cast: true even when the value equals the data's
+    // (no change), so validations still see it. A new row's `User{}` holds 0, false and empty
+    // text; "0" from a form must still be checked against `validate_number(.., {.gt = 0})`.
+    template <class M>
+    bool supplied(M T::*mp) const { return supplied_[fields::index(mp)]; }
+    // Whether the data is a row not stored yet: its primary key holds its type's default value
+    // (always, for a struct that is not a schema).
+    bool new_row() const {
+        if constexpr (schema<T>) {
+            static const T blank{};
+            return std::apply([&](auto... pk) { return ((data_.*pk == blank.*pk) && ...); }, table_traits<T>::primary_key);
+        } else {
+            return true;
+        }
     }
     // The change if there is one, the data's value otherwise.
     template <class M>
@@ -230,7 +246,10 @@ public:
         if (!in) return;
         M v{};
         switch (cast_traits<M>::cast(*in, v)) {
-        case CastResult::ok: put_change(mp, std::move(v)); break;
+        case CastResult::ok:
+            put_change(mp, std::move(v));
+            supplied_[fields::index(mp)] = true;
+            break;
         case CastResult::blank: add_error(name, "can't be blank", "required"); break;
         case CastResult::invalid:
             add_error(name, "is invalid", "cast", {{"type", std::string(cast_traits<M>::name)}});
@@ -242,6 +261,7 @@ private:
     T data_;
     T applied_;
     std::vector<bool> changed_;
+    std::vector<bool> supplied_;
     std::vector<FieldError> errors_;
     Params params_;
     std::vector<ConstraintDecl> constraints_;

@@ -143,6 +143,13 @@ struct cast_traits<std::chrono::sys_time<D>> {
     static CastResult cast(const Param& in, std::chrono::sys_time<D>& out) noexcept {
         std::int64_t us = 0;
         const CastResult r = detail::cast_timestamp(in, us);
+        if (r != CastResult::ok) return r;
+        // A clock finer than microseconds (nanoseconds: years 1677-2262) may not reach the time.
+        using F = std::ratio_divide<std::micro, typename D::period>;  // ticks per microsecond
+        if constexpr (F::num > 1) {
+            std::int64_t ticks = 0;
+            if (__builtin_mul_overflow(us, static_cast<std::int64_t>(F::num), &ticks)) return CastResult::invalid;
+        }
         out = std::chrono::floor<D>(std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(us)));
         return r;
     }

@@ -48,10 +48,14 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
         return Result<T>(std::move(row));
     } catch (const Veto& v) {  // a hook refused; its transaction is rolled back already
         if (savepoint) tx->rollback();
+        if (tx && tx->transaction_ended()) throw;  // not an error the caller can carry on from
         cs.add_error(v.field(), v.message(), "veto");
         return Result<T>(std::move(cs));
     } catch (const ConstraintError& e) {
         if (savepoint) tx->rollback();
+        // The database ended the whole transaction (SQLite's ON CONFLICT ROLLBACK): the earlier
+        // writes are gone too, so this is no field error to show and carry on from.
+        if (tx && tx->transaction_ended()) throw;
         if (cs.absorb(e)) return Result<T>(std::move(cs));
         if (e.kind() == ConstraintKind::foreign_key && e.constraint().empty() && e.columns().empty()) {
             if (auto located = detail::locate_foreign_key(*use(), cs, e); located && cs.absorb(*located))

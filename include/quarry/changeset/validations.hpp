@@ -15,10 +15,11 @@ bool is_blank(const M& v) {
     else if constexpr (std::is_convertible_v<const M&, std::string_view>) return is_blank_text(v);
     else return false;
 }
-// Runs f(value) on a field's change, skipping a change to NULL.
+// Runs f(value) on a field's change, or its value cast from the input even when it equals the
+// data's (a new row's default), skipping NULL.
 template <class T, class M, class F>
 void on_change(const Changeset<T>& cs, M T::*mp, F&& f) {
-    if (!cs.changed(mp)) return;
+    if (!cs.changed(mp) && !cs.supplied(mp)) return;
     const M& v = cs.get_field(mp);
     if constexpr (is_optional<M>::value) {
         if (v) f(*v);
@@ -27,9 +28,23 @@ void on_change(const Changeset<T>& cs, M T::*mp, F&& f) {
     }
 }
 std::int64_t checked_count(std::size_t n);
+// A field of a new row that is not text or optional (whose blankness says nothing), neither
+// cast from the input, nor changed, nor set in the data: `T{}` left it.
+template <class T, class M>
+bool never_given(const Changeset<T>& cs, M T::*mp) {
+    if constexpr (is_optional<M>::value || std::is_convertible_v<const M&, std::string_view> || !std::equality_comparable<M>) {
+        return false;
+    } else {
+        static const T blank{};
+        return !cs.supplied(mp) && !cs.changed(mp) && cs.data().*mp == blank.*mp && cs.new_row();
+    }
+}
 }  // namespace detail
 
 // The fields must be present and not blank (NULL, or text that is empty or only whitespace).
+// A field of another type (a number, a bool, a time) of a new row (Changeset::new_row) must come
+// from the input or a change, or have been set in the data: its type's default value, left
+// there by `T{}`, is not a value anyone gave.
 template <class T, class... M>
 struct validate_required_t {
     std::tuple<M T::*...> members;
@@ -38,7 +53,8 @@ struct validate_required_t {
         std::apply([&](auto... mp) {
             (([&] {
                  const auto& name = Changeset<T>::fields::name(mp);
-                 if (!cs.has_error(name) && detail::is_blank(cs.get_field(mp))) cs.add_error(name, message, "required");
+                 if (!cs.has_error(name) && (detail::is_blank(cs.get_field(mp)) || detail::never_given(cs, mp)))
+                     cs.add_error(name, message, "required");
              }()),
              ...);
         }, members);
@@ -53,7 +69,9 @@ validate_required_t<T, M...> validate_required(M T::*... mp) {
 // The text change must match the regular expression (anywhere in it, as Ecto's =~: anchor it).
 namespace detail {
 // An ECMAScript pattern compiled in lib/: <regex> would cost every TU that includes the Repo
-// about a third of a second. Throws std::regex_error for a malformed pattern.
+// about a third of a second. Matched in time linear in the text, with a stack that does not
+// grow with it (the text is untrusted input), so back-references are refused. Throws
+// std::regex_error for a malformed pattern.
 class FormatPattern {
 public:
     explicit FormatPattern(std::string_view ecmascript);

@@ -72,6 +72,11 @@ public:
     // True when the database lives and dies with this connection (SQLite in memory): no other
     // connection can see it.
     virtual bool private_database() const noexcept { return false; }
+    // Whether the database has a transaction open on this connection. SQLite ends one by itself
+    // on some errors (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), a full disk); the Session asks
+    // before each statement it runs inside a transaction, so that nothing runs in autocommit
+    // believing it is part of one. Cheap: no round trip.
+    virtual bool in_transaction() const noexcept = 0;
     // Statements running longer than `t` are cancelled with StatementTimeout, and the connection
     // stays usable (0: no limit). PostgreSQL: statement_timeout; SQLite: a progress handler.
     virtual void set_statement_timeout(std::chrono::milliseconds t) = 0;

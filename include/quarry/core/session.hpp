@@ -95,7 +95,7 @@ public:
     // quarry manages itself (DESIGN §7: libpqxx's subtransactions cannot be trusted). Each
     // statement they issue is a telemetry event.
     // Statements running longer than `t` fail with StatementTimeout; the session stays usable
-    // (0: no limit). Set outside a transaction (PostgreSQL would undo it with a rollback).
+    // (0: no limit), though SQLite ends a transaction whose write it interrupts (TransactionAborted). Set outside a transaction (PostgreSQL would undo it with a rollback).
     void set_statement_timeout(std::chrono::milliseconds t);
     std::chrono::milliseconds statement_timeout() const noexcept { return statement_timeout_; }
 
@@ -103,6 +103,9 @@ public:
     void commit();
     void rollback() noexcept;  // best effort: used while unwinding
     int depth() const noexcept { return depth_; }
+    // True inside a transaction the database has ended by itself (see TransactionAborted): the
+    // statements and savepoints of its levels are refused until the outermost level is left.
+    bool transaction_ended() const noexcept { return depth_ > 0 && !connection_->in_transaction(); }
     // Test sandbox: at transaction depth `depth` (-1: never) each Repo statement runs in a
     // savepoint of its own, so that a failing one leaves the sandbox's transaction usable as
     // autocommit would (PostgreSQL aborts a whole transaction on any error).
@@ -120,10 +123,17 @@ private:
         ParamPlan plan;
         std::string sql;
         std::string_view source;
+        std::uint32_t marks = 0;  // raw SQL: its ? marks, checked against the arguments of every run
     };
     // Binds, and with telemetry on records the pending event.
     Statement& bind(Entry& e, const std::vector<Value>& params, bool hit, std::chrono::steady_clock::time_point start);
     Entry* find(std::uint64_t key);
+    // Refuses `sql` with TransactionAborted when transaction_ended().
+    void check_open(std::string_view sql) const {
+        if (depth_ > 0) [[unlikely]]
+            if (!connection_->in_transaction()) refuse(sql);
+    }
+    [[noreturn]] static void refuse(std::string_view sql);
     void control(const std::string& sql);  // BEGIN, SAVEPOINT, COMMIT, ...
     Entry& add(std::uint64_t key, const std::string& sql, ParamPlan plan);
     // The parameters of a cached statement: through its plan, or a parameters-only render.
