@@ -203,6 +203,12 @@ inline void optimistic_locking_detects_lost_updates(Repo& repo) {
     Note next = repo.update(change(fresh).put_change(&Note::body, std::string("again"))).value();
     CHECK(next.lock == 3);
     CHECK_THROWS_AS(repo.update(change(fresh).put_change(&Note::body, std::string("late"))), StaleEntry);
+    // A form rendered at an older version, applied to the row as reloaded now: the version the
+    // changeset carries is the one checked, so the stale form loses instead of overwriting.
+    const Note reloaded = *repo.get<Note>(n.id);
+    CHECK_THROWS_AS(repo.update(change(reloaded).put_change(&Note::body, std::string("stale form")).put_change(&Note::lock, 1)),
+                    StaleEntry);
+    CHECK(repo.get<Note>(n.id)->body == "again");
     // An upsert over the row keeps counting versions, and its insertion time.
     Note stale = fresh;
     stale.body = "upserted";

@@ -104,6 +104,15 @@ TEST_CASE("negative limits and offsets are rejected") {
     CHECK_THROWS_AS(from<User>() | offset(-5), QueryError);
 }
 
+TEST_CASE("window frame offsets are kept whole or refused, never cut to fit") {
+    CHECK_THROWS_AS(preceding(-1), QueryError);
+    CHECK_THROWS_AS(following(std::int64_t{1} << 32), QueryError);
+    const auto widest = std::int64_t{0xffffffff};
+    auto q = from<Post>() | select(over(sum(col(&Post::views)), window(window_order(col(&Post::id)))
+                                                                    .with_frame(rows_between(preceding(widest), following(65536)))));
+    CHECK(to_sql(q, postgres()).sql.find("ROWS BETWEEN 4294967295 PRECEDING AND 65536 FOLLOWING") != std::string::npos);
+}
+
 TEST_CASE("a column of a table missing at run time is a QueryError when rendered") {
     // outer() waives the compile-time scope check (for correlated subqueries); render checks.
     auto q = from<User>() | where(raw<bool>("? > 1", outer(column<Post>("views"))));
@@ -133,6 +142,23 @@ TEST_CASE("unsupported features name the dialect and the feature") {
         CHECK(e.dialect() == "sqlite");
         CHECK(e.feature().find("FOR UPDATE") != std::string::npos);
     }
+    // SQLite has neither INTERSECT ALL nor EXCEPT ALL: refused, not rendered into a syntax error.
+    auto ids = from<User>() | select(col(&User::id));
+    auto authors = from<Post>() | select(col(&Post::user_id));
+    try {
+        (void)to_sql(ids | intersect_all(authors), sqlite());
+        FAIL("expected UnsupportedFeature");
+    } catch (const UnsupportedFeature& e) {
+        CHECK(std::string(e.what()) == "sqlite does not support INTERSECT ALL");
+    }
+    try {
+        (void)to_sql(ids | union_(authors) | except_all(authors), sqlite());
+        FAIL("expected UnsupportedFeature");
+    } catch (const UnsupportedFeature& e) {
+        CHECK(e.dialect() == "sqlite");
+        CHECK(e.feature() == "EXCEPT ALL");
+    }
+    CHECK_NOTHROW(to_sql(ids | intersect_all(authors) | except_all(authors), postgres()));
 }
 
 TEST_CASE("a subquery whose select does not match its schema is a QueryError") {

@@ -102,6 +102,8 @@ TEST_CASE("casting from a string map: every supported type, valid and invalid") 
         CHECK(cs.changed(&Form::nick));
         CHECK(!cs.get_field(&Form::nick).has_value());
         CHECK(cast_one(&Form::maybe, "maybe", "").errors().empty());
+        CHECK(cast_one(&Form::maybe, "maybe", " \t ").errors().empty());  // only whitespace: empty too, NULL
+        CHECK_FALSE(cast_one(&Form::maybe, "maybe", " \t ").get_field(&Form::maybe).has_value());
         CHECK(only_error(cast_one(&Form::maybe, "maybe", "x")) == "maybe: is invalid (cast)");
     }
     SUBCASE("timestamps with offsets, dates, durations") {

@@ -257,6 +257,9 @@ TEST_CASE("constraint violations are ConstraintErrors with the kind, table and c
     c.execute("INSERT INTO tags VALUES ('a', 'b')");
     expect([&] { c.execute("INSERT INTO tags VALUES ('a', 'b')"); }, ConstraintKind::unique, "tags", {"name", "kind"},
            "tags_by_name_kind");
+    // A unique index on an expression has no columns: SQLite names the index, and so does the error.
+    c.execute("CREATE UNIQUE INDEX tags_by_lower_name ON tags (lower(name))");
+    expect([&] { c.execute("INSERT INTO tags VALUES ('A', 'c')"); }, ConstraintKind::unique, "tags", {}, "tags_by_lower_name");
     // Nothing was written by the failed statements.
     CHECK(repo.one(from<User>() | select(count())) == 1);
 }

@@ -87,12 +87,21 @@ auto max(E e) {
 
 struct frame_bound {
     core::FrameBound kind;
-    std::uint16_t offset = 0;
+    std::uint32_t offset = 0;
 };
+namespace detail {
+// The offset is written into the SQL as a literal: one that does not fit is refused, never cut.
+inline std::uint32_t frame_offset(std::int64_t n) {
+    if (n < 0) throw QueryError("window frame offset " + std::to_string(n) + " must not be negative");
+    if (n > std::int64_t{0xffffffff})
+        throw QueryError("window frame offset " + std::to_string(n) + " is too large (at most 4294967295)");
+    return static_cast<std::uint32_t>(n);
+}
+}  // namespace detail
 inline frame_bound unbounded_preceding() { return {core::FrameBound::unbounded_preceding}; }
-inline frame_bound preceding(std::uint16_t n) { return {core::FrameBound::preceding, n}; }
+inline frame_bound preceding(std::int64_t n) { return {core::FrameBound::preceding, detail::frame_offset(n)}; }
 inline frame_bound current_row() { return {core::FrameBound::current_row}; }
-inline frame_bound following(std::uint16_t n) { return {core::FrameBound::following, n}; }
+inline frame_bound following(std::int64_t n) { return {core::FrameBound::following, detail::frame_offset(n)}; }
 inline frame_bound unbounded_following() { return {core::FrameBound::unbounded_following}; }
 
 struct frame_spec {
@@ -130,9 +139,8 @@ struct window_spec {
         partition.es.lower_each(l);
         order.es.lower_each(l);
         if (frame)
-            l.op(core::OpKind::frame, static_cast<std::uint8_t>(frame->mode), 0, static_cast<std::uint32_t>(frame->start.kind),
-                 static_cast<std::uint32_t>(frame->end.kind),
-                 static_cast<std::uint32_t>(frame->start.offset) | (static_cast<std::uint32_t>(frame->end.offset) << 16));
+            l.op(core::OpKind::frame, static_cast<std::uint8_t>(frame->mode), 0, frame->start.offset, frame->end.offset,
+                 static_cast<std::uint32_t>(frame->start.kind) | (static_cast<std::uint32_t>(frame->end.kind) << 8));
     }
 };
 template <class... P, class... O>
@@ -236,12 +244,17 @@ template <class E>
 auto length(E e) { return detail::func<std::int64_t>(core::Func::length, 0, as_expr(std::move(e))); }
 template <class E>
 auto abs(E e) { return detail::func<typename expr_t<E>::value_type>(core::Func::abs, 0, as_expr(std::move(e))); }
+// SQLite spells these MAX/MIN, which with one argument are the aggregates: a different query.
 template <class E, class... Rest>
 auto greatest(E e, Rest... rest) {
+    static_assert(sizeof...(Rest) > 0, "quarry: greatest() needs at least two arguments (for the largest value of a "
+                                       "column over rows, use the aggregate max())");
     return detail::func<typename expr_t<E>::value_type>(core::Func::greatest, 0, as_expr(std::move(e)), as_expr(std::move(rest))...);
 }
 template <class E, class... Rest>
 auto least(E e, Rest... rest) {
+    static_assert(sizeof...(Rest) > 0, "quarry: least() needs at least two arguments (for the smallest value of a "
+                                       "column over rows, use the aggregate min())");
     return detail::func<typename expr_t<E>::value_type>(core::Func::least, 0, as_expr(std::move(e)), as_expr(std::move(rest))...);
 }
 template <class A, class B>

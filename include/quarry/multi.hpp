@@ -220,28 +220,18 @@ template <class V>
 Step insert(std::string name, V input) {
     return detail::write_step(std::move(name), "insert", std::move(input), [](Repo& repo, const auto& v) { return repo.insert(v); });
 }
-// UPDATE by primary key; its result is the stored row.
+// UPDATE by primary key; its result is the row as stored (new updated_at and lock version).
 template <class V>
 Step update(std::string name, V input) {
     return detail::write_step(std::move(name), "update", std::move(input), [](Repo& repo, const auto& v) {
-        if constexpr (requires { v.valid(); }) {
-            return repo.update(v);
-        } else {
-            repo.update(v);
-            return v;
-        }
+        return repo.update(v);  // the row as stored: a later step updating it carries its new version
     });
 }
 // DELETE by primary key; its result is the row as it was deleted.
 template <class V>
 Step remove(std::string name, V input) {
     return detail::write_step(std::move(name), "delete", std::move(input), [](Repo& repo, const auto& v) {
-        if constexpr (requires { v.valid(); }) {
-            return repo.remove(v);
-        } else {
-            repo.remove(v);
-            return v;
-        }
+        return repo.remove(v);
     });
 }
 // INSERT many rows; the result is how many (std::int64_t).

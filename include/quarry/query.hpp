@@ -154,6 +154,17 @@ struct is_filter : std::false_type {};
 template <class... T>
 struct is_filter<filter<T...>> : std::true_type {};
 
+namespace detail {
+// A where/having of a constant. TRUE renders nothing by itself, but it is recorded: a later
+// or_where must see that the predicate so far already matches every row (render/fold.cpp).
+inline core::NodePtr constant_predicate(core::Clause kind, core::NodePtr parent, bool value) {
+    return core::build_node(kind, std::move(parent), [value](auto& l) {
+        l.op(core::OpKind::constant, static_cast<std::uint8_t>(value ? core::Constant::true_ : core::Constant::false_));
+        l.end_expr();
+    });
+}
+}  // namespace detail
+
 template <class E>
 struct predicate_clause {
     E e;
@@ -162,8 +173,14 @@ struct predicate_clause {
     Query<R, S> apply(Query<R, S> q) const {
         static_assert(predicate<E>, "quarry: where()/having() need a boolean expression");
         detail::check_scope<E, S>();
-        if constexpr (is_filter<E>::value)
-            if (e.empty()) return q;
+        if constexpr (is_filter<E>::value) {
+            // An empty filter adds no condition: AND TRUE for where/having, OR FALSE (nothing)
+            // for or_where/or_having.
+            if (e.empty()) {
+                if (kind == core::Clause::or_where || kind == core::Clause::or_having) return q;
+                return Query<R, S>(detail::constant_predicate(kind, std::move(q).take(), true));
+            }
+        }
         return Query<R, S>(detail::pipe(kind, std::move(q).take(), e));
     }
 };
@@ -173,11 +190,7 @@ struct constant_predicate_clause {
     core::Clause kind;
     template <class R, class S>
     Query<R, S> apply(Query<R, S> q) const {
-        if (value) return q;  // where(true) is a no-op
-        return Query<R, S>(core::build_node(kind, std::move(q).take(), [](auto& l) {
-            l.op(core::OpKind::constant, static_cast<std::uint8_t>(core::Constant::false_));
-            l.end_expr();
-        }));
+        return Query<R, S>(detail::constant_predicate(kind, std::move(q).take(), value));
     }
 };
 

@@ -358,14 +358,15 @@ public:
     // UPDATE every non-key column by primary key (and updated_at to now, when declared);
     // NoResults when no row has that key. With optimistic locking, the row must still have the
     // version it carries (StaleEntry otherwise), and the stored version becomes that plus one.
+    // Returns the row as stored (its updated_at and lock version are the new ones).
     template <schema T>
-    void update(const T& row);
+    T update(const T& row);
 
     // DELETE by primary key; NoResults when no row has that key (StaleEntry with optimistic
     // locking, when the version differs). With soft delete, sets the row's deleted_at instead
-    // (hard_delete deletes).
+    // (hard_delete deletes). Returns the row as it was deleted (soft: with its deleted_at).
     template <schema T>
-    void remove(const T& row);
+    T remove(const T& row);
 
 private:
     // `written`, when given, receives the row as stored (timestamps, lock version).

@@ -95,12 +95,23 @@ std::string unique_index_named(sqlite3* db, const std::string& table, const std:
         auto at = message.find(marker);
         if (at != std::string::npos) {
             std::string_view detail = std::string_view(message).substr(at + marker.size());
-            if (kind == ConstraintKind::check)
+            constexpr std::string_view index_marker = "index '";
+            if (kind == ConstraintKind::check) {
                 constraint = std::string(detail);  // SQLite names the CHECK constraint (or its expression)
-            else
+            } else if (detail.starts_with(index_marker) && detail.ends_with('\'')) {
+                // A unique index on expressions (lower(email)) has no columns to name: SQLite
+                // names the index instead.
+                constraint = std::string(detail.substr(index_marker.size(), detail.size() - index_marker.size() - 1));
+                if (db) {
+                    auto tables = texts_of(db, "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?1", constraint);
+                    if (!tables.empty()) table = std::move(tables[0]);
+                }
+            } else {
                 split_columns(detail, table, columns);
+            }
         }
-        if (kind == ConstraintKind::unique && db && !table.empty()) constraint = unique_index_named(db, table, columns);
+        if (kind == ConstraintKind::unique && db && !table.empty() && constraint.empty())
+            constraint = unique_index_named(db, table, columns);
         throw ConstraintError(kind, std::move(constraint), std::move(table), std::move(columns), text,
                               std::string(sql), code);
     }

@@ -11,6 +11,8 @@ std::string_view to_string(Feature f) {
         case Feature::ilike: return "ILIKE";
         case Feature::right_join: return "RIGHT JOIN";
         case Feature::full_join: return "FULL JOIN";
+        case Feature::intersect_all: return "INTERSECT ALL";
+        case Feature::except_all: return "EXCEPT ALL";
     }
     return "?";
 }

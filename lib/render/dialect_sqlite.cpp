@@ -23,6 +23,7 @@ public:
     }
     InListStyle in_list_style() const noexcept override { return InListStyle::expanded; }
     CompoundWrap compound_wrap() const noexcept override { return CompoundWrap::subselect; }
+    SetOpGrouping set_op_grouping() const noexcept override { return SetOpGrouping::left_to_right; }
     std::string_view type_name(SqlType t) const noexcept override {
         switch (t) {
             case SqlType::boolean:

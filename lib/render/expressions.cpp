@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The visitor: expressions, parameters, columns and predicate chains.
 #include <charconv>
+#include <utility>
 
 #include "quarry/errors.hpp"
 #include "render/precedence.hpp"
@@ -160,9 +161,9 @@ void Renderer::frame(const Op& o) {
                 break;
         }
     };
-    bound(o.a, o.c & 0xffff);
+    bound(o.c & 0xff, o.a);
     put(" AND ");
-    bound(o.b, o.c >> 16);
+    bound(o.c >> 8, o.b);
 }
 
 void Renderer::raw_fragment(const Node& n, std::uint32_t& i, const Op& o) {
@@ -401,7 +402,9 @@ void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
             }
             break;
         }
-        case OpKind::window:
+        case OpKind::window: {
+            // reverse_order()/last() flip the query's ORDER BY, not the window's own ordering.
+            const bool f = std::exchange(flip_, false);
             expr(n, i, p_atom);
             put(" OVER ");
             if (o.a) {
@@ -411,7 +414,9 @@ void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
                 if (o.arity > 1) expr(n, i, p_none);
                 put(')');
             }
+            flip_ = f;
             break;
+        }
         case OpKind::window_spec: {
             bool any = false;
             if (o.a) {
@@ -450,7 +455,14 @@ void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
             put(" AS ");
             quoted(n.str(o.a));
             break;
-        case OpKind::raw: raw_fragment(n, i, o); break;
+        case OpKind::raw: {
+            // The fragment's text is opaque: it may hold an OR or a + that binds looser than the
+            // operator around it, so as any operand it is parenthesised.
+            bool p = open(p_none);
+            raw_fragment(n, i, o);
+            close(p);
+            break;
+        }
         case OpKind::assign: {
             bool u = unqualified_;
             unqualified_ = true;

@@ -33,6 +33,27 @@ void reset(Parts& p, Clause which) {
     }
 }
 
+// where(true), having(true) and their empty-filter forms: one constant TRUE.
+bool always_true(const Node& n) noexcept {
+    const auto ops = n.ops();
+    return ops.size() == 1 && ops[0].kind == core::OpKind::constant &&
+           static_cast<core::Constant>(ops[0].sub) == core::Constant::true_;
+}
+
+// Adds a where/having node to its predicate list. A TRUE term is never rendered: ANDed with
+// terms it changes nothing; before any term it decides what a later OR means. TRUE OR x matches
+// every row, so that OR is dropped rather than becoming the filter an OR with nothing before it
+// is. `is_true`: the list is empty but the predicate is TRUE (cleared with the list by exclude).
+void add_predicate(util::SmallVec<Predicate, 4>& preds, bool& is_true, const Node* n, bool is_or) {
+    if (preds.empty()) {
+        if (!is_or && always_true(*n)) is_true = true;
+        else if (!(is_or && is_true)) preds.push_back({n, false});
+        return;
+    }
+    if (!is_or && always_true(*n)) return;
+    preds.push_back({n, is_or});
+}
+
 void flip_all(Parts& p) {
     if (p.orders.empty()) p.orders.push_back({nullptr, false});
     for (auto& e : p.orders) e.flip = !e.flip;
@@ -41,6 +62,7 @@ void flip_all(Parts& p) {
 }  // namespace
 
 void fold(const Node* leaf, Parts& p) {
+    bool where_true = false, having_true = false;  // see add_predicate
     util::SmallVec<const Node*, 16> chain;
     for (const Node* n = leaf; n; n = n->parent) chain.push_back(n);
     for (std::size_t k = chain.size(); k-- > 0;) {
@@ -49,13 +71,11 @@ void fold(const Node* leaf, Parts& p) {
         switch (n->kind) {
             case Clause::from_table:
             case Clause::from_query: p.root = n; break;
-            case Clause::where: p.wheres.push_back({n, false}); break;
-            case Clause::or_where:
-                // OR against the whole accumulated predicate; with nothing before it, it is a plain filter.
-                p.wheres.push_back({n, !p.wheres.empty()});
-                break;
-            case Clause::having: p.havings.push_back({n, false}); break;
-            case Clause::or_having: p.havings.push_back({n, !p.havings.empty()}); break;
+            case Clause::where: add_predicate(p.wheres, where_true, n, false); break;
+            // OR against the whole accumulated predicate; with nothing before it, it is a plain filter.
+            case Clause::or_where: add_predicate(p.wheres, where_true, n, true); break;
+            case Clause::having: add_predicate(p.havings, having_true, n, false); break;
+            case Clause::or_having: add_predicate(p.havings, having_true, n, true); break;
             case Clause::select: p.select = n; break;
             case Clause::join: p.joins.push_back(n); break;
             case Clause::group_by: p.group_bys.push_back(n); break;
@@ -76,7 +96,11 @@ void fold(const Node* leaf, Parts& p) {
             }
             case Clause::set_op: p.set_ops.push_back(n); break;
             case Clause::window_def: p.windows.push_back(n); break;
-            case Clause::exclude: reset(p, static_cast<Clause>(n->sub)); break;
+            case Clause::exclude:
+                reset(p, static_cast<Clause>(n->sub));
+                if (static_cast<Clause>(n->sub) == Clause::where) where_true = false;
+                if (static_cast<Clause>(n->sub) == Clause::having) having_true = false;
+                break;
             case Clause::reverse_order: flip_all(p); break;
             case Clause::first:
                 if (p.orders.empty()) p.orders.push_back({nullptr, false});

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The visitor: SELECT, clause by clause (sources, select list, FROM and joins, WHERE, grouping,
 // set operations, ORDER BY, LIMIT and locks), CTEs, and limit_per's ranked derived table.
+#include <utility>
 #include <vector>
 
 #include "quarry/errors.hpp"
@@ -31,6 +32,19 @@ std::string_view set_op_text(core::SetOpKind k) {
     return t[static_cast<int>(k)];
 }
 
+// Where INTERSECT binds tighter than UNION and EXCEPT, `a UNION b INTERSECT c` reads as
+// a UNION (b INTERSECT c), but the pipe means (a UNION b) INTERSECT c: an INTERSECT after an
+// unbracketed UNION or EXCEPT takes everything before it in parentheses. `loose` says whether
+// the text so far ends in such a run.
+bool brackets_prefix(const core::Node& s, bool& loose) {
+    auto k = static_cast<core::SetOpKind>(s.sub);
+    if (k != core::SetOpKind::intersect && k != core::SetOpKind::intersect_all) {
+        loose = true;
+        return false;
+    }
+    return std::exchange(loose, false);
+}
+
 }  // namespace
 
 void Renderer::select(const Node& leaf, const std::vector<const ColumnInfo*>* only_columns) {
@@ -51,6 +65,11 @@ void Renderer::select_parts(Parts& p, const std::vector<const ColumnInfo*>* only
     add_sources(p);
     qualify_ = scope_ > 0 || !p.joins.empty() || p.has_subqueries;
 
+    if (!p.set_ops.empty() && d_.set_op_grouping() == core::SetOpGrouping::intersect_first) {
+        bool loose = false;  // set_operations() closes each of these
+        for (auto* s : p.set_ops)
+            if (brackets_prefix(*s, loose)) put('(');
+    }
     put("SELECT ");
     distinct(p);
     select_list(p, mark, names, only_columns);
@@ -247,8 +266,14 @@ void Renderer::grouping(const Parts& p) {
 }
 
 void Renderer::set_operations(const Parts& p, std::size_t mark) {
+    const bool grouped = d_.set_op_grouping() == core::SetOpGrouping::intersect_first;
+    bool loose = false;
     for (auto* s : p.set_ops) {
-        put(set_op_text(static_cast<core::SetOpKind>(s->sub)));
+        const auto kind = static_cast<core::SetOpKind>(s->sub);
+        if (kind == core::SetOpKind::intersect_all) check(core::Feature::intersect_all);
+        if (kind == core::SetOpKind::except_all) check(core::Feature::except_all);
+        if (grouped && brackets_prefix(*s, loose)) put(')');
+        put(set_op_text(kind));
         const Node& member = *s->subs()[0];
         Parts mp;
         fold(&member, mp);

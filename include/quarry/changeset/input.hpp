@@ -239,6 +239,10 @@ struct cast_traits<std::optional<M>> {
         }
         M v{};
         const CastResult r = cast_traits<M>::cast(in, v);
+        if (r == CastResult::blank) {  // only whitespace where a value cannot be empty: empty, so NULL
+            out.reset();
+            return CastResult::ok;
+        }
         if (r == CastResult::ok) out = std::move(v);
         return r;
     }

@@ -137,7 +137,15 @@ Result<T> Repo::update(Changeset<T> cs) {
             cs.force_change(stamp, t);
         }
     }
-    const T key = cs.data(), row = cs.apply_changes();
+    T key = cs.data();
+    const T row = cs.apply_changes();
+    if constexpr (detail::locked<T>) {
+        // The version the changeset carries, as Ecto's optimistic_lock: a form that sends the
+        // version it was rendered at is checked against that, not against the row reloaded to
+        // apply it to (which would let a stale form overwrite a newer edit).
+        constexpr auto lock = detail::role_member<T, core::ColumnRole::lock_version>();
+        key.*lock = row.*lock;
+    }
     const std::vector<bool> changed = cs.changed_mask();  // cs moves below
     return write_changeset(std::move(cs), [&] {
         return hooked<detail::hook_point::update>(row, [&](const T& hooked_row) {

@@ -104,7 +104,7 @@ enum class OpKind : std::uint8_t {
     func,        // a: Func; sub: FuncFlags; arity n (+1 FILTER predicate, last)
     window,      // arity 1 (function) + 1 if an inline window_spec follows; a: name string + 1, or 0
     window_spec, // arity a + b + c: a partitions, b order items, c frame (0 or 1)
-    frame,       // sub: FrameMode; a: start bound, b: end bound (FrameBound); c: offsets (start | end << 16)
+    frame,       // sub: FrameMode; a, b: start and end offsets; c: bounds (FrameBound: start | end << 8)
     order_item,  // sub: OrderFlags; arity 1
     alias,       // a: string; arity 1 -> expr AS "alias"
     raw,         // a: string (SQL with ? marks); arity n arguments

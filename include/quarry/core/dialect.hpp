@@ -12,7 +12,7 @@
 namespace quarry::core {
 
 enum class Feature : std::uint8_t {
-    distinct_on, row_locks, lateral_join, ilike, right_join, full_join,
+    distinct_on, row_locks, lateral_join, ilike, right_join, full_join, intersect_all, except_all,
 };
 std::string_view to_string(Feature f);
 
@@ -24,6 +24,11 @@ enum class InListStyle : std::uint8_t {
 enum class CompoundWrap : std::uint8_t {
     parentheses,  // (SELECT ... LIMIT 1) UNION (...)
     subselect,    // SELECT * FROM (SELECT ... LIMIT 1) UNION ...
+};
+
+enum class SetOpGrouping : std::uint8_t {
+    intersect_first,  // INTERSECT binds tighter than UNION and EXCEPT (standard SQL, PostgreSQL)
+    left_to_right,    // all bind alike and apply in order (SQLite)
 };
 
 class Dialect {
@@ -38,6 +43,7 @@ public:
     virtual bool supports(Feature f) const noexcept = 0;
     virtual InListStyle in_list_style() const noexcept = 0;
     virtual CompoundWrap compound_wrap() const noexcept = 0;
+    virtual SetOpGrouping set_op_grouping() const noexcept { return SetOpGrouping::intersect_first; }
     virtual std::string_view type_name(SqlType t) const noexcept = 0;
     virtual std::string_view function_name(Func f) const noexcept;
     // What OFFSET needs before it when there is no LIMIT ("LIMIT -1 " on SQLite).

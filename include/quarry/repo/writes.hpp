@@ -131,11 +131,13 @@ std::vector<T> Repo::insert_all_returning(const std::vector<T>& input) {
 }
 
 template <schema T>
-void Repo::update(const T& row) {
+T Repo::update(const T& row) {
     if constexpr (!detail::has_hooks<detail::hook_point::update, T>()) {
-        update_row<T>(row, nullptr);
+        T written;
+        update_row<T>(row, &written);
+        return written;
     } else {
-        hooked<detail::hook_point::update>(row, [&](const T& r) {
+        return hooked<detail::hook_point::update>(row, [&](const T& r) {
             T written;
             update_row(r, &written);
             return written;
@@ -144,11 +146,13 @@ void Repo::update(const T& row) {
 }
 
 template <schema T>
-void Repo::remove(const T& row) {
+T Repo::remove(const T& row) {
     if constexpr (!detail::has_hooks<detail::hook_point::remove, T>()) {
-        remove_row<T>(row, nullptr);
+        T written = row;
+        remove_row<T>(row, &written);
+        return written;
     } else {
-        hooked<detail::hook_point::remove>(row, [&](const T& r) {
+        return hooked<detail::hook_point::remove>(row, [&](const T& r) {
             T written = r;
             remove_row(r, &written);
             return written;
