@@ -61,6 +61,13 @@ struct nested_changes {
 };
 bool nested_params(const Params& all, std::string_view key, std::vector<Params>& rows, bool& invalid);
 
+// A row not stored yet: its primary key holds its type's default value.
+template <class T>
+bool is_new_row(const T& row) {
+    static const T blank{};
+    return std::apply([&](auto... pk) { return ((row.*pk == blank.*pk) && ...); }, table_traits<T>::primary_key);
+}
+
 // A struct's members by index: names and byte offsets, read once per type.
 template <class T>
 struct field_table {
@@ -148,8 +155,7 @@ public:
     // (always, for a struct that is not a schema).
     bool new_row() const {
         if constexpr (schema<T>) {
-            static const T blank{};
-            return std::apply([&](auto... pk) { return ((data_.*pk == blank.*pk) && ...); }, table_traits<T>::primary_key);
+            return detail::is_new_row(data_);
         } else {
             return true;
         }

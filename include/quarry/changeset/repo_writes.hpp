@@ -192,11 +192,8 @@ struct unsafe_validate_unique_t {
         if (!cs.changed(member) || cs.has_error(name)) return;
         auto q = from<T>() | where(col(member) == cs.get_field(member));
         // A row already stored (its key is not the default) does not conflict with itself.
-        const T blank{};
-        bool stored = false;
-        std::apply([&](auto... pk) { stored = ((cs.data().*pk != blank.*pk) || ...); }, table_traits<T>::primary_key);
         bool taken;
-        if (stored) {
+        if (!cs.new_row()) {
             filter<T> other;
             std::apply([&](auto... pk) { ((other |= col(pk) != cs.data().*pk), ...); }, table_traits<T>::primary_key);
             taken = repo->exists(q | where(other));
@@ -270,8 +267,6 @@ detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
 // ---- nested changesets ---------------------------------------------------------------------
 
 namespace detail {
-template <class T>
-bool is_new_row(const T& row);
 // Whether `row` is stored: a generated key is set; an application-supplied key is asked for.
 template <class T>
 bool stored_row(Repo& repo, const T& row) {
@@ -285,14 +280,6 @@ bool stored_row(Repo& repo, const T& row) {
 
 // A nested row's error about the whole row (a veto, add_error("")) goes under "_row".
 inline std::string row_field(const std::string& field) { return field.empty() ? "_row" : field; }
-
-template <class T>
-bool is_new_row(const T& row) {
-    const T blank{};
-    bool same = true;
-    std::apply([&](auto... pk) { same = ((row.*pk == blank.*pk) && ...); }, table_traits<T>::primary_key);
-    return same;
-}
 
 // The rows of a has_many / has_one association, as changesets. Stored rows (a primary key set)
 // are updated, new ones inserted, each with its foreign key set to the owner's key.
