@@ -2,6 +2,8 @@
 #include <string>
 #include <string_view>
 
+#include "quarry/errors.hpp"
+
 namespace quarry {
 
 std::string escape_like(std::string_view s) {
@@ -13,6 +15,14 @@ std::string escape_like(std::string_view s) {
     }
     return out;
 }
+
+namespace detail {
+void empty_optional_compared() {
+    throw QueryError("comparison with an empty std::optional: it binds NULL, and a comparison with NULL is never true "
+                     "in SQL, so the filter would match no row; test the optional and use is_null(x) / is_not_null(x), "
+                     "or leave the filter out");
+}
+}  // namespace detail
 
 std::size_t count_raw_placeholders(std::string_view sql) {
     std::size_t n = 0;

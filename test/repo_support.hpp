@@ -137,3 +137,35 @@ inline void check_bulk_writes(quarry::Repo& repo) {
     CHECK(repo.delete_all(from<User>()) == 2);
     CHECK(repo.count(from<User>()) == 0);
 }
+
+// A parameter means the value the caller bound, whatever SQL position it lands in. PostgreSQL
+// types an untyped parameter from its context: a number in a CASE branch becomes text (and
+// sorts as text), a real beside an integer column becomes an integer (and fails to parse).
+inline void parameters_keep_their_types(quarry::Repo& repo) {
+    using namespace quarry;
+    User young = repo.insert(make_user("young", "y@x", 17));
+    User old = repo.insert(make_user("old", "o@x", 30));
+    auto ids = [&](auto q) {
+        std::vector<std::int64_t> out;
+        for (const User& u : repo.all(q)) out.push_back(u.id);
+        return out;
+    };
+    // A real beside an integer column compares as a real.
+    CHECK(ids(from<User>() | where(col(&User::age) > 17.5)) == std::vector{old.id});
+    CHECK(ids(from<User>() | where(col(&User::age) + 0.5 > 30)) == std::vector{old.id});
+    CHECK(ids(from<User>() | where(between(col(&User::age), 16.5, 17.5))) == std::vector{young.id});
+    // CASE branches of numbers order as numbers: 9 before 10.
+    CHECK(ids(from<User>() | order_by(case_when(col(&User::age) > 20, 10).else_(9))) == std::vector{young.id, old.id});
+    // ... add up as numbers, and a CASE of booleans is a condition.
+    CHECK(repo.one(from<User>() | select(sum(case_when(col(&User::active), 1).else_(0)))) == 2);
+    CHECK(ids(from<User>() | where(case_when(col(&User::age) > 20, true).else_(false))) == std::vector{old.id});
+    // Functions of parameters alone, and a parameter that is a whole select item.
+    CHECK(repo.one(from<User>() | where(col(&User::id) == old.id) | select(coalesce(as_expr(std::optional<int>{}), 7) + 1)) == 8);
+    CHECK(repo.one(from<User>() | where(col(&User::id) == old.id) | select(greatest(as_expr(2.5), 1.0))) == 2.5);
+    CHECK(repo.one(from<User>() | where(col(&User::id) == old.id) | select(as_expr(std::int64_t{5}) + 6)) == 11);
+    const timestamp t = make_user("", "").inserted_at;
+    CHECK(repo.one(from<User>() | where(col(&User::id) == old.id) |
+                   select(case_when(col(&User::age) > 20, t + std::chrono::seconds(1)).else_(t))) ==
+          t + std::chrono::seconds(1));
+    repo.execute(delete_all(from<User>()));
+}

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Every golden statement is accepted by a real PostgreSQL: PREPAREd with the parameter types
-// quarry's values carry, against the canonical schema.
+// Every golden statement is accepted by a real PostgreSQL, against the canonical schema:
+// PREPAREd as the driver sends it, with no parameter types (the server infers them from the
+// text, so a parameter the SQL leaves untyped is caught here), and with the types quarry's
+// values carry.
 #include <doctest/doctest.h>
 
 #include "pg_env.hpp"
 #include "schema.hpp"
 #include "support.hpp"
 
-TEST_CASE("PostgreSQL prepares every golden statement with the rendered parameter types") {
+TEST_CASE("PostgreSQL prepares every golden statement, untyped as the driver sends it and with the rendered parameter types") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;
     PgScratch pg(*conninfo, canonical_schema_postgres);
@@ -18,14 +20,17 @@ TEST_CASE("PostgreSQL prepares every golden statement with the rendered paramete
         auto r = quarry::core::render(c.build(), quarry::postgres());
         std::string name = "golden_" + std::to_string(n++);
         std::string types = postgres_param_types(r.params);
-        std::string prepare = "PREPARE " + name + (types.empty() ? "" : "(" + types + ")") + " AS " + r.sql;
-        try {
-            pqxx::nontransaction tx(pg.conn());
-            tx.exec(prepare);
-            tx.exec("DEALLOCATE " + name);
-            ++prepared;
-        } catch (const pqxx::sql_error& e) {
-            FAIL_CHECK(std::string(e.what()) << "\n" << prepare);
+        for (bool typed : {false, true}) {
+            std::string prepare =
+                "PREPARE " + name + (typed && !types.empty() ? "(" + types + ")" : "") + " AS " + r.sql;
+            try {
+                pqxx::nontransaction tx(pg.conn());
+                tx.exec(prepare);
+                tx.exec("DEALLOCATE " + name);
+                prepared += typed;
+            } catch (const pqxx::sql_error& e) {
+                FAIL_CHECK(std::string(e.what()) << "\n" << prepare);
+            }
         }
     }
     CHECK(prepared >= 80);

@@ -104,6 +104,21 @@ TEST_CASE("negative limits and offsets are rejected") {
     CHECK_THROWS_AS(from<User>() | offset(-5), QueryError);
 }
 
+TEST_CASE("comparing with an empty std::optional is a QueryError naming is_null, not a filter that matches nothing") {
+    const std::optional<int> none, some = 30;
+    const std::optional<std::string> no_name;
+    CHECK_THROWS_WITH_AS(from<User>() | where(col(&User::age) == none), doctest::Contains("is_null"), QueryError);
+    CHECK_THROWS_AS(from<User>() | where(col(&User::age) != none), QueryError);
+    CHECK_THROWS_AS(from<User>() | where(none < col(&User::age)), QueryError);
+    CHECK_THROWS_AS(from<User>() | where(col(&User::name) == no_name), QueryError);
+    CHECK_THROWS_AS(from<User>() | where(between(col(&User::age), none, 40)), QueryError);
+    // A present optional binds its value; an optional written into a row still writes NULL.
+    CHECK(to_sql(from<User>() | where(col(&User::age) == some), sqlite()).params.size() == 1);
+    CHECK(to_sql(from<User>() | where(between(col(&User::age), some, 40)), sqlite()).params.size() == 2);
+    CHECK(to_sql(update_all(from<Post>(), set(&Post::body, std::optional<std::string>{})), sqlite()).sql ==
+          "UPDATE \"posts\" SET \"body\" = ?");
+}
+
 TEST_CASE("window frame offsets are kept whole or refused, never cut to fit") {
     CHECK_THROWS_AS(preceding(-1), QueryError);
     CHECK_THROWS_AS(following(std::int64_t{1} << 32), QueryError);

@@ -227,6 +227,13 @@ TEST_CASE("PostgreSQL: the second execution of a shape renders and prepares noth
     CHECK(db.repo.get<User>(db.repo.all(from<User>()).at(0).id));
 }
 
+TEST_CASE("PostgreSQL: a parameter keeps the type of its value in CASE branches, functions and beside other types") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    parameters_keep_their_types(db.repo);
+}
+
 TEST_CASE("PostgreSQL: insert, get, update and remove prepare once per type, then bind the row directly") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

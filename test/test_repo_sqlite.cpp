@@ -370,6 +370,12 @@ TEST_CASE("the second execution of a shape renders and prepares nothing") {
     CHECK(after.hits == before.hits + 29);
 }
 
+TEST_CASE("a parameter keeps the type of its value in CASE branches, functions and beside other types") {
+    TempDb db;
+    Repo repo = canonical(db);
+    parameters_keep_their_types(repo);
+}
+
 TEST_CASE("insert, get, update and remove prepare once per type, then bind the row directly") {
     TempDb db;
     Repo repo = canonical(db);

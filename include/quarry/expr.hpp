@@ -243,6 +243,18 @@ constexpr void check_comparable() {
                   "(e.g. an integer column compared with a string)");
 }
 
+namespace detail {
+// An empty std::optional binds NULL, and "x = NULL" is never true: the filter would silently
+// match nothing. nullptr and std::nullopt are refused at compile time; an optional's emptiness
+// is known only here.
+[[noreturn]] void empty_optional_compared();
+template <class X>
+void refuse_empty_optional(const X& x) {
+    if constexpr (is_optional<std::remove_cvref_t<X>>::value)
+        if (!x.has_value()) empty_optional_compared();
+}
+}  // namespace detail
+
 template <class L, class R>
 concept one_is_expression = expression<std::remove_cvref_t<L>> || expression<std::remove_cvref_t<R>>;
 
@@ -281,6 +293,8 @@ constexpr void check_numeric() {
             return false;                                                                            \
         } else {                                                                                     \
             check_comparable<L, R>();                                                                \
+            detail::refuse_empty_optional(l);                                                        \
+            detail::refuse_empty_optional(r);                                                        \
             return make_op<bool>(core::OpKind::binary, static_cast<std::uint8_t>(core::BinaryOp::KIND), \
                                  as_expr(std::forward<L>(l)), as_expr(std::forward<R>(r)));          \
         }                                                                                            \
@@ -391,6 +405,8 @@ template <class E, class Lo, class Hi>
 auto between(E e, Lo&& lo, Hi&& hi) {
     check_comparable<E, Lo>();
     check_comparable<E, Hi>();
+    detail::refuse_empty_optional(lo);
+    detail::refuse_empty_optional(hi);
     return make_op<bool>(core::OpKind::between, 0, as_expr(std::move(e)), as_expr(std::forward<Lo>(lo)),
                          as_expr(std::forward<Hi>(hi)));
 }

@@ -33,6 +33,18 @@ public:
         }
     }
     std::uint32_t max_params() const noexcept override { return 65535; }
+    // Text stays untyped: compared with a uuid, citext, enum or json column it takes that type.
+    std::string_view parameter_cast(ValueKind kind, ValueKind element) const noexcept override {
+        switch (kind) {
+            case ValueKind::boolean: return "::boolean";
+            case ValueKind::integer: return "::bigint";
+            case ValueKind::real: return "::double precision";
+            case ValueKind::timestamp: return "::timestamptz";
+            case ValueKind::blob: return "::bytea";
+            case ValueKind::array: return element == ValueKind::real ? "::double precision[]" : std::string_view{};
+            default: return {};
+        }
+    }
     std::string_view row_list_open() const noexcept override { return "("; }
 };
 

@@ -27,9 +27,17 @@ void Renderer::check(core::Feature f) {
 }
 
 void Renderer::param(const Node& n, std::uint32_t index) {
+    const Value& v = n.params()[index];
     if (plan_) plan_->single(n, index);
-    params_.push_back(n.params()[index]);
-    if (out_) out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
+    params_.push_back(v);
+    if (out_) {
+        out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
+        if (untyped_ || v.kind == ValueKind::real) [[unlikely]] parameter_cast(v);
+    }
+}
+
+void Renderer::parameter_cast(const Value& v) {
+    if (!printer_) put(d_.parameter_cast(v.kind, v.element));
 }
 
 void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) {
@@ -94,6 +102,7 @@ void Renderer::subquery(const Node& q) {
     put('(');
     bool q_save = qualify_, f_save = flip_, u_save = unqualified_;
     flip_ = unqualified_ = false;
+    Untyped inner(*this, false);
     ++scope_;
     select(q);
     --scope_;
@@ -140,7 +149,10 @@ void Renderer::in_list(const Node& n, std::uint32_t at) {
         arr.items = items;
         if (plan_) plan_->array(n, at);
         params_.push_back(arr);
-        if (out_) out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
+        if (out_) {
+            out_->advance(d_.placeholder(out_->room(Dialect::max_placeholder), static_cast<std::uint32_t>(params_.size())));
+            if (arr.element == ValueKind::real) parameter_cast(arr);
+        }
         put(')');
     }
 }
@@ -168,6 +180,7 @@ void Renderer::frame(const Op& o) {
 
 void Renderer::raw_fragment(const Node& n, std::uint32_t& i, const Op& o) {
     std::string_view sql = n.str(o.a);
+    Untyped as_written(*this, false);  // substr(name, ?) takes an integer, not a bigint
     std::uint16_t used = 0;
     for (std::size_t k = 0; k < sql.size(); ++k) {
         if (sql[k] != '?') {
@@ -272,20 +285,24 @@ void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
                     put(binary_text(op));
                     expr(n, i, is_logical(ops[i], op) ? prec : p_not);
                 }
-            } else if (prec == p_cmp) {
-                expr(n, i, p_concat);
-                put(binary_text(op));
-                expr(n, i, p_concat);
-            } else if (op == BinaryOp::concat) {
-                // || binds tighter than arithmetic on SQLite but not on PostgreSQL: parenthesise
-                // any compound operand so both read it the same way.
-                expr(n, i, p_unary);
-                put(binary_text(op));
-                expr(n, i, p_unary);
             } else {
-                expr(n, i, prec);
-                put(binary_text(op));
-                expr(n, i, prec + 1);
+                // Each operand types the other, unless both are parameters.
+                Untyped typed(*this, ops[i].kind == OpKind::param && ops[i + 1].kind == OpKind::param);
+                if (prec == p_cmp) {
+                    expr(n, i, p_concat);
+                    put(binary_text(op));
+                    expr(n, i, p_concat);
+                } else if (op == BinaryOp::concat) {
+                    // || binds tighter than arithmetic on SQLite but not on PostgreSQL: parenthesise
+                    // any compound operand so both read it the same way.
+                    expr(n, i, p_unary);
+                    put(binary_text(op));
+                    expr(n, i, p_unary);
+                } else {
+                    expr(n, i, prec);
+                    put(binary_text(op));
+                    expr(n, i, prec + 1);
+                }
             }
             close(p);
             break;
@@ -366,37 +383,47 @@ void Renderer::compound(const Node& n, std::uint32_t& i, int min_prec) {
             std::uint16_t pairs = static_cast<std::uint16_t>(o.sub ? (o.arity - 1) / 2 : o.arity / 2);
             for (std::uint16_t k = 0; k < pairs; ++k) {
                 put(" WHEN ");
-                expr(n, i, p_none);
+                {
+                    Untyped condition(*this, false);
+                    expr(n, i, p_none);
+                }
                 put(" THEN ");
+                Untyped result(*this, true);
                 expr(n, i, p_none);
             }
             if (o.sub) {
                 put(" ELSE ");
+                Untyped result(*this, true);
                 expr(n, i, p_none);
             }
             put(" END");
             break;
         }
-        case OpKind::cast:
+        case OpKind::cast: {
             put("CAST(");
+            Untyped typed(*this, false);  // the CAST says what it is
             expr(n, i, p_none);
             put(" AS ");
             put(d_.type_name(static_cast<core::SqlType>(o.a)));
             put(')');
             break;
+        }
         case OpKind::func: {
             put(d_.function_name(static_cast<Func>(o.a)));
             put('(');
             std::uint16_t args = o.arity;
             if (o.sub & core::FuncFlags::filter) --args;
             if (o.sub & core::FuncFlags::distinct) put("DISTINCT ");
-            if (o.sub & core::FuncFlags::star)
+            if (o.sub & core::FuncFlags::star) {
                 put('*');
-            else
+            } else {
+                Untyped arguments(*this, true);
                 expression_list(n, i, args, ", ");
+            }
             put(')');
             if (o.sub & core::FuncFlags::filter) {
                 put(" FILTER (WHERE ");
+                Untyped condition(*this, false);
                 expr(n, i, p_none);
                 put(')');
             }

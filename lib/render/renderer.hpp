@@ -145,6 +145,18 @@ private:
     bool qualify_ = false;
     bool flip_ = false;
     bool unqualified_ = false;  // SET targets, compound ORDER BY, RETURNING of INSERT
+    // The expression being rendered gives a parameter no type (Dialect::parameter_cast).
+    bool untyped_ = false;
+    // Sets untyped_ for the operands rendered while it lives.
+    struct Untyped {
+        Renderer& r;
+        bool saved;
+        Untyped(Renderer& renderer, bool untyped) : r(renderer), saved(renderer.untyped_) { r.untyped_ = untyped; }
+        ~Untyped() { r.untyped_ = saved; }
+        Untyped(const Untyped&) = delete;
+        Untyped& operator=(const Untyped&) = delete;
+    };
+    [[gnu::noinline]] void parameter_cast(const Value& v);
     const core::TableInfo* output_names_ = nullptr;
     bool force_where_ = false;  // INSERT ... SELECT ... ON CONFLICT: SQLite needs the SELECT to have a WHERE  // names for the next subquery's select list
     unsigned depth_ = 0;

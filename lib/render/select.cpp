@@ -134,6 +134,7 @@ void Renderer::select_list(const Parts& p, std::size_t source, const core::Table
             throw QueryError("subquery selects " + std::to_string(p.select->top_count()) + " columns but " +
                              names->name + " has " + std::to_string(names->columns.size()));
         std::uint32_t i = 0;
+        Untyped items(*this, true);  // SELECT $1 would be text
         for (std::uint32_t k = 0; k < p.select->top_count(); ++k) {
             if (k) put(", ");
             bool aliased = p.select->ops()[i].kind == OpKind::alias;

@@ -67,6 +67,7 @@ void Renderer::returning(const Node& leaf) {
         if (n->kind == Clause::returning) rets.insert_front(n);
     if (rets.empty()) return;
     put(" RETURNING ");
+    Untyped items(*this, true);
     for (std::size_t k = 0; k < rets.size(); ++k) {
         if (k) put(", ");
         std::uint32_t i = 0;

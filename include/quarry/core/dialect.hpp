@@ -52,6 +52,13 @@ public:
     // VALUES list on its own (unknown parameters become text) but row constructors from the
     // left-hand columns.
     virtual std::string_view row_list_open() const noexcept { return "(VALUES "; }
+    // What follows a placeholder whose type the statement would not otherwise give it: a
+    // parameter in a CASE branch, a function argument, beside another parameter, or a whole
+    // select item; and a real wherever it is (an integer column beside it would make it an
+    // integer). PostgreSQL types an untyped parameter from its context and makes it text where
+    // there is none; SQLite keeps each value's own type and needs nothing. `element` is an
+    // array's item kind.
+    virtual std::string_view parameter_cast(ValueKind /*kind*/, ValueKind /*element*/) const noexcept { return {}; }
     // The most parameters one statement may bind.
     virtual std::uint32_t max_params() const noexcept = 0;
 };
