@@ -206,6 +206,18 @@ TEST_CASE("two sources answering to one name are a QueryError: alias one of them
     CHECK_NOTHROW(to_sql(from<User>() | join(alias<User>("boss"), col(&User::id) == alias<User>("boss")(&User::age)), sqlite()));
 }
 
+TEST_CASE("a plain column of a table present only under two aliases is a QueryError naming both") {
+    auto q = from(alias<User>("u")) | join(alias<User>("v"), alias<User>("u")(&User::id) == alias<User>("v")(&User::id)) |
+             where(col(&User::age) > 3);
+    for (const auto* d : {&sqlite(), &postgres()})
+        CHECK_THROWS_WITH_AS(to_sql(q, *d), doctest::Contains("could be u.age or v.age"), QueryError);
+    // Named, it is fine; with one alias only, a plain column is that alias's.
+    CHECK_NOTHROW(to_sql(from(alias<User>("u")) | join(alias<User>("v"), alias<User>("u")(&User::id) == alias<User>("v")(&User::id)) |
+                             where(alias<User>("v")(&User::age) > 3), sqlite()));
+    CHECK(to_sql(from(alias<User>("u")) | join<Post>(col(&Post::user_id) == col(&User::id)), sqlite()).sql.find(
+              "ON \"posts\".\"user_id\" = \"u\".\"id\"") != std::string::npos);
+}
+
 TEST_CASE("several rows with nothing to write cannot be one DEFAULT VALUES statement") {
     CHECK(to_sql(insert(Counter{}), sqlite()).sql == R"(INSERT INTO "counters" DEFAULT VALUES)");
     CHECK_THROWS_AS(to_sql(insert_all(std::vector<Counter>(3)), postgres()), QueryError);

@@ -51,16 +51,30 @@ void Renderer::column(const Node& n, const ColumnRef& r, unsigned outer_levels) 
     }
     if (qualify_ && !unqualified_) {
         std::string_view src = r.source ? n.str(r.source - 1) : std::string_view{};
-        // Innermost scope first (outer() skips scopes); within a scope the earliest source (the
-        // FROM before a self-join).
+        // Innermost scope first (outer() skips scopes). Within a scope, a column named by its
+        // alias is that source's; a plain column is its table's unaliased source, or else the
+        // table's only aliased one. Two aliases of its table and no plain source: ambiguous.
         const unsigned max_scope = scope_ - outer_levels;
         const Source* found = nullptr;
+        const Source* other_alias = nullptr;
         for (std::size_t k = sources_.size(); k-- > 0;) {
             const Source* it = &sources_[k];
             if (it->scope > max_scope) continue;
             if (found && it->scope != found->scope) break;
-            if (src.empty() ? it->table == r.column->table : it->alias == src) found = it;
+            if (!src.empty()) {
+                if (it->alias == src) found = it;
+            } else if (it->table == r.column->table) {
+                if (found && found->alias.empty()) continue;  // the plain source wins
+                if (found && it->alias.empty()) other_alias = nullptr;
+                else if (found) other_alias = found;
+                found = it;
+            }
         }
+        if (found && other_alias && !found->alias.empty())
+            throw QueryError("column " + r.column->table->name + "." + r.column->name + " could be " +
+                             std::string(found->alias) + "." + r.column->name + " or " + std::string(other_alias->alias) +
+                             "." + r.column->name + ": name its source, as in alias<T>(\"" + std::string(found->alias) +
+                             "\")(&T::" + r.column->name + ")");
         if (!found)
             throw QueryError("column " + r.column->table->name + "." + r.column->name +
                              (src.empty() ? "" : " (as " + std::string(src) + ")") +
