@@ -306,6 +306,32 @@ TEST_CASE("PostgreSQL: exists, count, aggregates, explain, raw SQL, insert_all a
     CHECK(repo.count(from<User>()) == 30000);
 }
 
+TEST_CASE("PostgreSQL: last() and reverse_order() over DISTINCT ON keep each group's row and reverse the groups") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    const User a = repo.insert(make_user("a", "a@x")), b = repo.insert(make_user("b", "b@x"));
+    for (int views : {5, 50, 10}) {
+        repo.insert(Post{.user_id = a.id, .title = "a" + std::to_string(views), .views = views});
+        repo.insert(Post{.user_id = b.id, .title = "b" + std::to_string(views + 1), .views = views + 1});
+    }
+    // Each user's most viewed post, users in id order.
+    auto best = from<Post>() | distinct_on(col(&Post::user_id)) | order_by(desc(col(&Post::views)));
+    auto titles = [&](auto q) {
+        std::vector<std::string> out;
+        for (const Post& p : repo.all(q)) out.push_back(p.title);
+        return out;
+    };
+    CHECK(titles(best) == std::vector<std::string>{"a50", "b51"});
+    CHECK(titles(best | reverse_order()) == std::vector<std::string>{"b51", "a50"});
+    CHECK(repo.one(best | last()).title == "b51");
+    CHECK(repo.one(best | first()).title == "a50");
+    CHECK(repo.one(best | reverse_order() | last()).title == "a50");
+    // Without an order of its own, last() is the last group.
+    CHECK(repo.one(from<Post>() | distinct_on(col(&Post::user_id)) | last()).user_id == b.id);
+}
+
 TEST_CASE("PostgreSQL: a serialization failure is a transient SerializationFailure") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

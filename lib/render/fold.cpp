@@ -24,7 +24,10 @@ void reset(Parts& p, Clause which) {
         case Clause::order_by: p.orders.clear(); break;
         case Clause::limit: p.limit = nullptr; p.limit_one = false; p.limit_per = nullptr; break;
         case Clause::offset: p.offset = nullptr; break;
-        case Clause::distinct: p.distinct = false; p.distinct_on.clear(); break;
+        case Clause::distinct:
+            p.distinct = p.distinct_on_desc = false;
+            p.distinct_on.clear();
+            break;
         case Clause::lock: p.lock = nullptr; break;
         case Clause::with: p.ctes.clear(); break;
         case Clause::set_op: p.set_ops.clear(); break;
@@ -55,6 +58,12 @@ void add_predicate(util::SmallVec<Predicate, 4>& preds, bool& is_true, const Nod
 }
 
 void flip_all(Parts& p) {
+    // A DISTINCT ON result has one row per key, so the keys alone order it; flipping the rest
+    // of the ORDER BY would pick other rows.
+    if (!p.distinct_on.empty()) {
+        p.distinct_on_desc = !p.distinct_on_desc;
+        return;
+    }
     if (p.orders.empty()) p.orders.push_back({nullptr, false});
     for (auto& e : p.orders) e.flip = !e.flip;
 }

@@ -30,6 +30,9 @@ struct Parts {
     const Node* limit_per = nullptr;
     core::DeletedScope deleted = core::DeletedScope::live;  // last with_deleted() / only_deleted() wins
     bool distinct = false;
+    // reverse_order / last over DISTINCT ON: the groups are reversed (the DISTINCT ON keys lead
+    // ORDER BY descending); the rest of the ORDER BY still picks each group's row.
+    bool distinct_on_desc = false;
     bool limit_one = false;  // first / last
     bool has_subqueries = false;
 };

@@ -61,7 +61,7 @@ private:
     inline void add_sources(const Parts& p);
     inline void distinct(const Parts& p);
     // The DISTINCT ON expressions (they also lead ORDER BY), a comma before each but the first.
-    void distinct_on_list(const Parts& p, bool& first);
+    void distinct_on_list(const Parts& p, bool& first, bool descending = false);
     [[gnu::always_inline]] inline void select_list(const Parts& p, std::size_t source, const core::TableInfo* names,
                      const std::vector<const ColumnInfo*>* only_columns);
     inline void rank_column();

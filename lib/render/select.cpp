@@ -108,13 +108,14 @@ void Renderer::distinct(const Parts& p) {
     }
 }
 
-void Renderer::distinct_on_list(const Parts& p, bool& first) {
+void Renderer::distinct_on_list(const Parts& p, bool& first, bool descending) {
     for (auto* n : p.distinct_on) {
         std::uint32_t i = 0;
         for (std::uint32_t k = 0; k < n->top_count(); ++k) {
             if (!first) put(", ");
             first = false;
             expr(*n, i, p_none);
+            if (descending) put(" DESC");
         }
     }
 }
@@ -410,7 +411,7 @@ void Renderer::order_list(const Parts& p, bool compound) {
     bool u = unqualified_;
     // A compound's ORDER BY can name only result columns.
     unqualified_ = compound;
-    if (!p.distinct_on.empty()) distinct_on_list(p, first);  // DISTINCT ON needs them to lead ORDER BY
+    if (!p.distinct_on.empty()) distinct_on_list(p, first, p.distinct_on_desc);  // DISTINCT ON needs them to lead ORDER BY
     for (auto& e : p.orders) {
         flip_ = e.flip;
         if (!e.node) {
