@@ -164,12 +164,12 @@ TEST_CASE("PostgreSQL: constraint violations carry kind, constraint, table and c
         }
     };
     const std::string id = std::to_string(ada.id);
-    expect([&] { repo.insert(make_user("again", "ada@example.com")); }, ConstraintKind::unique, "users_email_key", "users", {});
+    expect([&] { repo.insert(make_user("again", "ada@example.com")); }, ConstraintKind::unique, "users_email_key", "users", {"email"});
     expect([&] { c.execute("INSERT INTO memberships VALUES (999, 'x', 1)"); }, ConstraintKind::foreign_key,
-           "memberships_user_id_fkey", "memberships", {});
+           "memberships_user_id_fkey", "memberships", {"user_id"});
     c.execute("INSERT INTO memberships VALUES (" + id + ", 'red', 1)");
     expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", 'red', 2)"); }, ConstraintKind::unique, "one_team",
-           "memberships", {});
+           "memberships", {"user_id", "team"});
     expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", NULL, 2)"); }, ConstraintKind::not_null, "",
            "memberships", {"team"});
     expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", 'blue', 0)"); }, ConstraintKind::check,
@@ -530,6 +530,16 @@ struct Booking {
 BOOST_HANA_ADAPT_STRUCT(Booking, id, room, start_at, end_at);
 QUARRY_TABLE(Booking, "bookings", &Booking::id);
 
+namespace {
+struct Seat {
+    std::int64_t id = 0;
+    int room = 0;
+    int seat_number_within_the_room_of_the_theatre = 0;
+};
+}  // namespace
+BOOST_HANA_ADAPT_STRUCT(Seat, id, room, seat_number_within_the_room_of_the_theatre);
+QUARRY_TABLE(Seat, "seats_of_the_theatre_booked_for_the_evening_performances", &Seat::id);
+
 TEST_CASE("PostgreSQL changesets: unique (inline and index), check and foreign key violations become field errors") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;
@@ -588,6 +598,41 @@ TEST_CASE("PostgreSQL changesets: an exclusion constraint violation becomes a fi
     } catch (const ConstraintError& e) {
         CHECK(e.kind() == ConstraintKind::exclusion);
         CHECK(e.constraint() == "bookings_no_overlap");
+    }
+}
+
+TEST_CASE("PostgreSQL changesets: a unique constraint is found by its columns, whatever order PostgreSQL named them in and "
+          "however it truncated the name") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    // PostgreSQL names it after the columns in the order written here, cut to 63 bytes:
+    // seats_of_the_theatre_booked_fo_seat_number_within_the_room__key or so.
+    PgRepo db(*conninfo,
+              "CREATE TABLE seats_of_the_theatre_booked_for_the_evening_performances (id bigserial PRIMARY KEY, "
+              "room integer NOT NULL, seat_number_within_the_room_of_the_theatre integer NOT NULL, "
+              "UNIQUE (seat_number_within_the_room_of_the_theatre, room));"
+              "CREATE UNIQUE INDEX \"odd, \"\"quoted\"\" index\" ON seats_of_the_theatre_booked_for_the_evening_performances "
+              "(room) WHERE seat_number_within_the_room_of_the_theatre < 0;");
+    auto seat = [&](const char* room, const char* number) {
+        return db.repo.insert(cast(Seat{}, {{"room", room}, {"seat_number_within_the_room_of_the_theatre", number}}, &Seat::room,
+                                   &Seat::seat_number_within_the_room_of_the_theatre) |
+                              unique_constraint(&Seat::room, &Seat::seat_number_within_the_room_of_the_theatre));
+    };
+    REQUIRE(seat("1", "7").ok());
+    REQUIRE(seat("2", "7").ok());
+    auto taken = seat("1", "7");
+    REQUIRE_FALSE(taken.ok());
+    CHECK(taken.errors()[0].field == "room");
+    CHECK(taken.errors()[0].validation == "unique");
+    // The partial index on room alone is another constraint: not the declared one.
+    REQUIRE(seat("3", "-1").ok());
+    CHECK_THROWS_AS(seat("3", "-2"), ConstraintError);
+    try {
+        db.repo.insert(Seat{0, 3, -3});
+        FAIL("expected a ConstraintError");
+    } catch (const ConstraintError& e) {
+        CHECK(e.columns() == std::vector<std::string>{"room"});
+        CHECK(e.constraint() == "odd, \"quoted\" index");
     }
 }
 

@@ -168,6 +168,38 @@ std::string field_of(const PGresult* r, int code) {
     return f ? f : "";
 }
 
+// The columns of a unique or foreign key violation, from its detail: Key (a, "b c")=(1, 2) ...
+// PostgreSQL names constraints after their columns in the order written and cuts the name to
+// 63 bytes, so the columns are what a declaration can be matched by. Nothing for an expression
+// index, a translated message (lc_messages), or a detail hidden from a role that may not read
+// the row.
+std::vector<std::string> key_columns(std::string_view detail) {
+    std::vector<std::string> out;
+    if (!detail.starts_with("Key (")) return out;
+    std::size_t i = 5;
+    for (;;) {
+        std::string name;
+        if (i < detail.size() && detail[i] == '"') {
+            for (++i; i < detail.size(); ++i) {
+                if (detail[i] != '"') name += detail[i];
+                else if (i + 1 < detail.size() && detail[i + 1] == '"') name += detail[++i];
+                else break;
+            }
+            if (i++ >= detail.size()) return {};
+        } else {
+            while (i < detail.size() && detail[i] != ',' && detail[i] != ')') {
+                if (detail[i] == '(' || detail[i] == ' ' || detail[i] == ':') return {};  // an expression
+                name += detail[i++];
+            }
+        }
+        if (name.empty() || i >= detail.size()) return {};
+        out.push_back(std::move(name));
+        if (detail.substr(i, 3) == ")=(") return out;
+        if (detail.substr(i, 2) != ", ") return {};
+        i += 2;
+    }
+}
+
 [[noreturn]] void raise(PGconn* conn, const PGresult* r, std::string_view sql) {
     std::string message = r ? PQresultErrorMessage(r) : "";
     if (message.empty()) message = PQerrorMessage(conn);
@@ -186,6 +218,8 @@ std::string field_of(const PGresult* r, int code) {
     auto constraint = [&](ConstraintKind kind) {
         std::vector<std::string> columns;
         if (auto c = field_of(r, PG_DIAG_COLUMN_NAME); !c.empty()) columns.push_back(std::move(c));
+        else if (kind == ConstraintKind::unique || kind == ConstraintKind::foreign_key)
+            columns = key_columns(field_of(r, PG_DIAG_MESSAGE_DETAIL));
         throw ConstraintError(kind, field_of(r, PG_DIAG_CONSTRAINT_NAME), field_of(r, PG_DIAG_TABLE_NAME),
                               std::move(columns), text, std::string(sql), state);
     };
