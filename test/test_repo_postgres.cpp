@@ -313,8 +313,8 @@ TEST_CASE("PostgreSQL: last() and reverse_order() over DISTINCT ON keep each gro
     Repo& repo = db.repo;
     const User a = repo.insert(make_user("a", "a@x")), b = repo.insert(make_user("b", "b@x"));
     for (int views : {5, 50, 10}) {
-        repo.insert(Post{.user_id = a.id, .title = "a" + std::to_string(views), .views = views});
-        repo.insert(Post{.user_id = b.id, .title = "b" + std::to_string(views + 1), .views = views + 1});
+        repo.insert(Post{.user_id = a.id, .title = "a" + std::to_string(views), .body = {}, .published = false, .views = views});
+        repo.insert(Post{.user_id = b.id, .title = "b" + std::to_string(views + 1), .body = {}, .published = false, .views = views + 1});
     }
     // Each user's most viewed post, users in id order.
     auto best = from<Post>() | distinct_on(col(&Post::user_id)) | order_by(desc(col(&Post::views)));
