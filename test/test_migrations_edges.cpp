@@ -128,6 +128,34 @@ TEST_CASE("migrations (SQLite): removing a column keeps a check named like it") 
     CHECK(refused(*s, "INSERT INTO t (qty) VALUES (-1)"));
 }
 
+TEST_CASE("migrations (SQLite): removing a column keeps indexes and checks that call a function of the same name") {
+    auto s = mem();
+    const Migration m1 = raw(1, "CREATE TABLE events (id INTEGER PRIMARY KEY, date TEXT, created_at TEXT, "
+                                "CHECK (date(created_at) > '2000-01-01'));"
+                                "CREATE INDEX events_day ON events (date (created_at));"
+                                "CREATE INDEX events_date ON events (date);");
+    const Migration m2(2, "drop_date", [](Plan& p) { p.alter_table("events", [](Alter& a) { a.remove("date", type::text()); }); });
+    Migrator(*s, {m1, m2}).migrate();
+    CHECK(has_index(*s, false, "events_day"));
+    CHECK_FALSE(has_index(*s, false, "events_date"));  // this one was on the column
+    CHECK(refused(*s, "INSERT INTO events (created_at) VALUES ('1999-01-01')"));
+}
+
+TEST_CASE("migrations: a down.sql of comments only is no down migration: rollback refuses it") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("quarry_blank_down_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "1_scratch");
+    std::ofstream(dir / "1_scratch" / "up.sql") << "CREATE TABLE scratch (x INTEGER);\n";
+    std::ofstream(dir / "1_scratch" / "down.sql") << "-- undoes up.sql\n/* not yet\n written */\n\n";
+    auto s = mem();
+    Migrator m(*s, load_sql_migrations(dir.string()));
+    m.migrate();
+    CHECK_THROWS_WITH_AS(m.rollback(), doctest::Contains("cannot be rolled back"), MigrationError);
+    CHECK(has_table(*s, "scratch"));
+    fs::remove_all(dir);
+}
+
 TEST_CASE("migrations (SQLite): dropping a named inline constraint removes that clause, not a look-alike") {
     auto s = mem();
     const Migration m1 = raw(1, "CREATE TABLE t (n INTEGER DEFAULT 'CONSTRAINT pos CHECK (n > 0)' CONSTRAINT pos CHECK (n > 0))");

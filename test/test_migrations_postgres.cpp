@@ -125,6 +125,55 @@ TEST_CASE("migrations (PostgreSQL): modify a key or identity column; concurrent 
     CHECK(has_index(*s, true, "books_lower_title"));
 }
 
+TEST_CASE("migrations (PostgreSQL): a no-transaction SQL migration runs its statements one by one; quotes, comments and "
+          "dollar quotes stay whole") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    const std::string up = "-- quarry:no-transaction\n"
+                           "CREATE TABLE t (a text, b text);\n"
+                           "/* a comment; with a semicolon /* nested; */ still a comment; */\n"
+                           "INSERT INTO t VALUES ('it''s; one', E'back\\'slash; still one'), ($q$dollar; quoted$q$, $$x;y$$); -- and; this\n"
+                           "CREATE INDEX CONCURRENTLY \"t; a\" ON t (a);\n"
+                           "CREATE INDEX CONCURRENTLY t_b ON t (b);\n"
+                           "CREATE FUNCTION t_count() RETURNS bigint LANGUAGE sql AS $body$ SELECT count(*) FROM t; $body$;\n";
+    const std::string down = "-- quarry:no-transaction\nDROP FUNCTION t_count();\nDROP INDEX CONCURRENTLY t_b;\n"
+                             "DROP INDEX CONCURRENTLY \"t; a\";\nDROP TABLE t;";
+    Migrator m(*s, {Migration::sql(1, "split", up, down, false)});
+    std::vector<std::string> statements;
+    m.migrate({.on_event = [&](const MigrationEvent& e) {
+        if (e.kind == MigrationEvent::Kind::statement) statements.push_back(e.sql);
+    }});
+    CHECK(statements.size() == 5);
+    CHECK(has_index(*s, true, "t; a"));
+    CHECK(has_index(*s, true, "t_b"));
+    CHECK(one(*s, "SELECT t_count()") == "2");
+    CHECK(one(*s, "SELECT string_agg(a || '|' || b, ',' ORDER BY a) FROM t") == "dollar; quoted|x;y,it's; one|back'slash; still one");
+    m.rollback();
+    CHECK_FALSE(has_table(*s, "t"));
+    // An unterminated quote is refused before anything runs, naming the migration.
+    Migrator bad(*s, {Migration::sql(2, "unterminated", "-- quarry:no-transaction\nCREATE TABLE u (x int);\nSELECT 'oops;\n",
+                                     std::nullopt, false)});
+    CHECK_THROWS_WITH_AS(bad.migrate(), doctest::Contains("2 \"unterminated\""), MigrationError);
+    CHECK_FALSE(has_table(*s, "u"));
+}
+
+TEST_CASE("migrations (PostgreSQL): modify drops the old default before changing the type, which could not cast it") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    Migrator m(*s, {Migration::sql(1, "t", "CREATE TABLE t (id int PRIMARY KEY, c text NOT NULL DEFAULT '0')", "DROP TABLE t"),
+                    Migration(2, "retype", [](Plan& p) {
+                        p.alter_table("t", [](Alter& a) { a.modify("c", type::integer(), false, Default(Default::Kind::integer, 5)); });
+                    })});
+    m.migrate();
+    exec(*s, "INSERT INTO t (id) VALUES (1)");
+    CHECK(one(*s, "SELECT c FROM t") == "5");
+    CHECK(find_col(describe_table(*s, "t"), "c")->type == "integer");
+}
+
 TEST_CASE("migrations (PostgreSQL): refused behind PgBouncer in transaction mode (pgbouncer=true), where their lock would leak") {
     auto c = test_pg_conninfo();
     if (!c) return;

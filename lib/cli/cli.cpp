@@ -152,7 +152,8 @@ int main(int argc, char** argv, std::vector<Migration> given) {
     const char* env_url = std::getenv("QUARRY_DATABASE_URL");
     o.database = env_url && *env_url ? env_url : "sqlite:quarry.db";
     app.add_option("-d,--database", o.database, "database URL: sqlite:FILE, postgres://... (default: $QUARRY_DATABASE_URL or sqlite:quarry.db)");
-    app.add_option("-m,--migrations", o.migrations_dir, "directory of SQL-file migrations")->capture_default_str();
+    auto* migrations_opt =
+        app.add_option("-m,--migrations", o.migrations_dir, "directory of SQL-file migrations")->capture_default_str();
     app.add_flag("-v,--verbose", o.verbose, "print each migration's SQL as it runs");
 
     auto* migrate = app.add_subcommand("migrate", "apply pending migrations, in version order");
@@ -212,6 +213,11 @@ int main(int argc, char** argv, std::vector<Migration> given) {
             for (const auto& f : new_project(o.name, timestamp_version())) std::cout << "created " << f << "\n";
             return ok;
         }
+        // Without -m, a project may have no migrations directory; a directory named on the
+        // command line that is not there is a typo, which would otherwise migrate nothing.
+        std::error_code ec;
+        if (migrations_opt->count() > 0 && !std::filesystem::is_directory(o.migrations_dir, ec))
+            throw CLI::ValidationError("--migrations: no directory \"" + o.migrations_dir + "\"");
         const auto migrations = all_migrations(given, o);
         if (migrate->parsed() && o.dry_run && !o.dialect.empty()) {
             print_sql(render_migrations(migrations, o.dialect == "postgres" ? core::postgres() : core::sqlite()));

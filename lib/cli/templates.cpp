@@ -209,7 +209,8 @@ std::string new_migration(const std::string& dir, const std::string& name, bool 
     if (fs::exists(d)) throw MigrationError(d.string() + " already exists");
     write(d / "up.sql", "-- " + base + ": the change. Runs in a transaction with its schema_migrations row.\n"
                         "-- Put `-- quarry:no-transaction` on the first line for CREATE INDEX CONCURRENTLY.\n");
-    write(d / "down.sql", "-- " + base + ": undoes up.sql (delete this file if it cannot be undone).\n");
+    write(d / "down.sql", "-- " + base + ": undoes up.sql. While it holds only comments, the migration cannot be\n"
+                          "-- rolled back: `rollback` refuses it instead of reporting a rollback that changed nothing.\n");
     return d.string();
 }
 

@@ -273,15 +273,16 @@ struct Render {
             has_default = r[0][1] == "true";
             in_key = r[0][2] == "true";
         }
-        std::string sql = alter(s.table) + "ALTER COLUMN " + ddl.ident(c.name) + " TYPE " + t + " USING " + ddl.ident(c.name) + "::" + t;
+        if (c.default_value && identity)
+            throw MigrationError("column \"" + c.name + "\" is an identity column: it cannot have a default");
+        std::string sql = alter(s.table);
+        // The old default goes first: the type change would cast it, and fails when it cannot
+        // ('0' of a text column that becomes an integer).
+        if (has_default && !identity) sql += "ALTER COLUMN " + ddl.ident(c.name) + " DROP DEFAULT, ";
+        sql += "ALTER COLUMN " + ddl.ident(c.name) + " TYPE " + t + " USING " + ddl.ident(c.name) + "::" + t;
         if (!c.nullable && !in_key) sql += col + "SET NOT NULL";
         if (c.nullable && !in_key) sql += col + "DROP NOT NULL";
-        if (c.default_value) {
-            if (identity) throw MigrationError("column \"" + c.name + "\" is an identity column: it cannot have a default");
-            sql += col + "SET DEFAULT " + ddl.default_expr(*c.default_value, c.type);
-        } else if (has_default && !identity) {
-            sql += col + "DROP DEFAULT";
-        }
+        if (c.default_value) sql += col + "SET DEFAULT " + ddl.default_expr(*c.default_value, c.type);
         return one(std::move(sql));
     }
     std::vector<Sql> operator()(const AddConstraint& s) const {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "migrate/ddl.hpp"
+#include "migrate/pg_statements.hpp"
 #include "quarry/migrator.hpp"
 #include "util/hash.hpp"
 
@@ -327,19 +328,38 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
                                      m->version(), m->name());
             };
             for (const auto& step : steps) {
+                std::string building;  // the index a concurrent build is making
                 try {
-                    for (const auto& q : render_step(step, db, execute ? &s : nullptr)) exec(q, &step);
+                    for (const auto& q : render_step(step, db, execute ? &s : nullptr)) {
+                        if (tx || db != Db::postgres || !std::holds_alternative<Execute>(step)) {
+                            exec(q, &step);
+                            continue;
+                        }
+                        // Sent together, PostgreSQL would run the statements as one implicit
+                        // transaction, where CREATE INDEX CONCURRENTLY is refused.
+                        std::vector<std::string> statements;
+                        try {
+                            statements = pg_statements(q.text);
+                        } catch (const MigrationError& e) {
+                            throw MigrationError("migration " + label(*m) + ": " + e.what(), m->version(), m->name());
+                        }
+                        for (const auto& statement : statements) {
+                            building = concurrent_index_name(statement);
+                            exec(Sql{statement, false}, &step);
+                        }
+                    }
                 } catch (const MigrationError&) {
                     throw;
                 } catch (const std::exception& e) {
                     // A concurrent index build that fails leaves an INVALID index behind: drop it
                     // (only an invalid one: the failure may have been that a valid one existed).
-                    if (const auto* ci = std::get_if<CreateIndex>(&step); ci && !tx && db == Db::postgres) {
+                    if (const auto* ci = std::get_if<CreateIndex>(&step)) building = ci->index.name;
+                    if (!building.empty() && !tx && db == Db::postgres) {
                         try {
                             const auto invalid = query_text(s, "SELECT 'x' FROM pg_index WHERE indexrelid = to_regclass(quote_ident(?)) "
-                                                               "AND NOT indisvalid", {core::Value::string(ci->index.name)});
+                                                               "AND NOT indisvalid", {core::Value::string(building)});
                             if (!invalid.empty())
-                                s.connection().execute("DROP INDEX CONCURRENTLY IF EXISTS " + Ddl(db).ident(ci->index.name));
+                                s.connection().execute("DROP INDEX CONCURRENTLY IF EXISTS " + Ddl(db).ident(building));
                         } catch (const std::exception&) {
                         }
                     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SQL-file migrations: migrations/<version>_<name>/up.sql and down.sql.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,26 @@ bool no_transaction(const std::string& sql) {
     return first == "-- quarry:no-transaction";
 }
 
+// Whitespace and comments only: a down.sql nobody wrote yet (the template's), which must make
+// the migration irreversible, not a rollback that reports success and changes nothing.
+bool blank_sql(std::string_view sql) {
+    for (std::size_t i = 0; i < sql.size();) {
+        if (std::isspace(static_cast<unsigned char>(sql[i]))) {
+            ++i;
+        } else if (sql.substr(i, 2) == "--") {
+            const auto nl = sql.find('\n', i);
+            i = nl == std::string_view::npos ? sql.size() : nl + 1;
+        } else if (sql.substr(i, 2) == "/*") {
+            const auto end = sql.find("*/", i + 2);
+            if (end == std::string_view::npos) return false;  // let the database say what is wrong
+            i = end + 2;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 std::vector<Migration> load_sql_migrations(const std::string& dir) {
@@ -50,6 +71,7 @@ std::vector<Migration> load_sql_migrations(const std::string& dir) {
         auto up = read_file(path / "up.sql");
         if (!up) throw MigrationError("migration " + base + " has no up.sql", version, name);
         auto down = read_file(path / "down.sql");
+        if (down && blank_sql(*down)) down.reset();
         const bool tx = !no_transaction(*up);
         if (down && no_transaction(*down) == tx)
             throw MigrationError("migration " + base + ": up.sql and down.sql disagree about -- quarry:no-transaction", version, name);

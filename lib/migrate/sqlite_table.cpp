@@ -95,8 +95,14 @@ std::string upper(std::string_view s) {
 
 bool mentions(std::string_view sql, std::string_view name) {
     const std::string want = upper(name);
-    for (const auto& t : tokenize(sql, false))
+    const auto toks = tokenize(sql, false);
+    for (std::size_t k = 0; k < toks.size(); ++k) {
+        const Token& t = toks[k];
+        // A word before "(" is a function's name (date(created_at)), not a column's. A quoted
+        // name before "(" is still a column: SQLite calls no function by a quoted name.
+        if (t.kind == Token::word && k + 1 < toks.size() && toks[k + 1].text == "(") continue;
         if ((t.kind == Token::word || t.kind == Token::quoted) && upper(unquote(t)) == want) return true;
+    }
     return false;
 }
 

@@ -140,6 +140,22 @@ expect_exit 0 "status after the failure" -- "$QUARRY" status
 contains "add_tag" "the migration before the failing one was applied"
 rm -rf "migrations/$third"
 
+# ---- a down.sql left as the template wrote it: irreversible, not a rollback of nothing --------
+expect_exit 0 "new migration (no down)" -- "$QUARRY" new migration add_scratch
+fourth=$(ls migrations | sed -n 3p)
+echo 'CREATE TABLE scratch (x INTEGER);' > "migrations/$fourth/up.sql"
+expect_exit 0 "migrate (no down)" -- "$QUARRY" migrate
+expect_exit 1 "rollback of a migration whose down.sql is only comments" -- "$QUARRY" rollback
+contains "cannot be rolled back" "the error says why"
+expect_exit 0 "dump after the refused rollback" -- "$QUARRY" dump
+contains "scratch" "the refused rollback changed nothing"
+expect_exit 0 "status after the refused rollback" -- "$QUARRY" status --check
+
+# ---- a migrations directory named on the command line must exist -----------------------------
+expect_exit 2 "a mistyped --migrations" -- "$QUARRY" -m migratoins migrate
+contains 'no directory "migratoins"' "the error names the directory"
+expect_exit 2 "a mistyped -m with status" -- "$QUARRY" -m migratoins status
+
 # ---- bad database URL: exit 1 with the reason ------------------------------------------------
 expect_exit 1 "unreadable URL" -- "$QUARRY" --database "mysql://x" status
 contains "unrecognised connection string" "the URL error"
@@ -210,7 +226,32 @@ CPP
 $(head -40 pgcompile.log)
 $(cat gadget.hpp)"
   fi
+  # Several statements outside a transaction run one by one: PostgreSQL refuses CREATE INDEX
+  # CONCURRENTLY in the implicit transaction of statements sent together.
+  mkdir -p pgmig/20240102000000_index_gadgets
+  printf -- '-- quarry:no-transaction\nCREATE INDEX CONCURRENTLY gadgets_name ON gadgets (name);\nCREATE INDEX CONCURRENTLY "gadgets; count" ON gadgets (count);\n' \
+    > pgmig/20240102000000_index_gadgets/up.sql
+  printf -- '-- quarry:no-transaction\nDROP INDEX CONCURRENTLY gadgets_name;\nDROP INDEX CONCURRENTLY "gadgets; count";\n' \
+    > pgmig/20240102000000_index_gadgets/down.sql
+  expect_exit 0 "PostgreSQL: a no-transaction file of two concurrent index builds" -- "$QUARRY" -d "$PG" -m pgmig migrate
+  indexes() { psql -qtA "$PG" -c "SELECT count(*) FROM pg_indexes WHERE tablename = 'gadgets' AND indexname IN ('gadgets_name', 'gadgets; count', 'gadgets_unique_name')"; }
+  [[ "$(indexes)" == 2 ]] || fail "both concurrent indexes exist (found $(indexes))"
+  expect_exit 0 "PostgreSQL: its rollback, also one by one" -- "$QUARRY" -d "$PG" -m pgmig rollback
+  [[ "$(indexes)" == 0 ]] || fail "both concurrent indexes are dropped (found $(indexes))"
+  rm -rf pgmig/20240102000000_index_gadgets
+  # A concurrent build that fails leaves an INVALID index: dropped, so the next run can succeed.
+  psql -q "$PG" -c "INSERT INTO gadgets (name, count) VALUES ('twin', 1), ('twin', 2)" || fail "cannot insert twins"
+  mkdir -p pgmig/20240103000000_unique_gadgets
+  printf -- '-- quarry:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY gadgets_unique_name ON gadgets (name);\n' \
+    > pgmig/20240103000000_unique_gadgets/up.sql
+  printf -- '-- quarry:no-transaction\nDROP INDEX CONCURRENTLY gadgets_unique_name;\n' > pgmig/20240103000000_unique_gadgets/down.sql
+  expect_exit 1 "PostgreSQL: a concurrent unique index over duplicates fails" -- "$QUARRY" -d "$PG" -m pgmig migrate
+  [[ "$(indexes)" == 0 ]] || fail "the failed build's INVALID index was dropped (found $(indexes))"
+  psql -q "$PG" -c "DELETE FROM gadgets WHERE name = 'twin' AND count = 2" || fail "cannot delete a twin"
+  expect_exit 0 "PostgreSQL: the same migration once the data is fixed" -- "$QUARRY" -d "$PG" -m pgmig migrate
+  [[ "$(indexes)" == 1 ]] || fail "the unique index exists after the retry (found $(indexes))"
   expect_exit 0 "PostgreSQL rollback" -- "$QUARRY" -d "$PG" -m pgmig rollback
+  [[ "$(indexes)" == 0 ]] || fail "the unique index is dropped by its rollback (found $(indexes))"
   psql -q "$QUARRY_TEST_PG" -c "DROP SCHEMA $schema CASCADE" || true
 else
   echo "QUARRY_TEST_PG not set (or no psql): PostgreSQL CLI checks skipped"
