@@ -146,6 +146,28 @@ TEST_CASE("pool: acquire times out with the pool's state; a transaction left ope
     CHECK(pool.metrics().timeouts == 1);
 }
 
+TEST_CASE("pool: a transaction begun in raw SQL and left open is rolled back on return, not handed to the next holder") {
+    TempDb db("raw_begin");
+    Pool pool(db.url(), {.max_size = 1});
+    Repo repo(pool);
+    // Each call is a lease of its own: the BEGIN is rolled back when its lease comes back, so the
+    // writes after it commit (before, they went into that transaction and were never committed).
+    repo.execute_sql("BEGIN");
+    repo.execute_sql("INSERT INTO users (name, email, age, active, inserted_at) VALUES ('a', 'a', 1, 1, 'x')");
+    repo.execute_sql("INSERT INTO users (name, email, age, active, inserted_at) VALUES ('b', 'b', 1, 1, 'x')");
+    Repo other("sqlite:" + db.path);
+    CHECK(other.count(from<User>()) == 2);
+    // Held in one lease, the BEGIN's writes are rolled back with it.
+    {
+        Lease held = pool.acquire();
+        held->connection().execute("BEGIN");
+        held->connection().execute("INSERT INTO users (name, email, age, active, inserted_at) VALUES ('c', 'c', 1, 1, 'x')");
+    }
+    CHECK(other.count(from<User>()) == 2);
+    CHECK_FALSE(pool.acquire()->connection().in_transaction());
+    CHECK(pool.metrics().broken == 0);
+}
+
 TEST_CASE("pool: a broken connection is closed on return and never handed out again") {
     TempDb db("broken");
     auto broken = std::make_shared<std::atomic<bool>>(false);

@@ -867,6 +867,23 @@ TEST_CASE("associations: the top N children per parent, and has_one as the first
     assoc_checks::top_n_per_owner(repo);
 }
 
+TEST_CASE("associations: has_one and limited has_many preloads of more owners than SQLite binds at once go in chunks") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    // 32,766 keys fill a chunk: limit_per's own parameter must leave room for itself.
+    std::vector<Article> rows(32'766);
+    for (std::size_t i = 0; i < rows.size(); ++i) rows[i].title = "a" + std::to_string(i);
+    repo.transaction([&](Repo& tx) { tx.insert_all(rows); });
+    auto articles = repo.all(from<Article>() | order_by(asc(col(&Article::id))));
+    REQUIRE(articles.size() == 32'766);
+    repo.insert(Comment{.article_id = articles.back().id, .body = "last", .rank = 1});
+    repo.preload(articles, &Article::top_comment, preload(&Article::comments).limit(2));
+    REQUIRE(articles.back().top_comment);
+    CHECK(articles.back().top_comment->body == "last");
+    CHECK(articles.back().comments.size() == 1);
+    CHECK_FALSE(articles.front().top_comment);
+}
+
 TEST_CASE("associations: a NULL foreign key loads nothing; preloading one row") {
     TempDb db;
     Repo repo = with_articles(db);

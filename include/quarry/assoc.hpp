@@ -369,10 +369,11 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
             for (Owner* o : owners) by_key[key_of(*o, owner_key)].push_back(o);
             std::vector<Key> keys;
             for (const auto& [k, _] : by_key) keys.push_back(k);
-            for_key_chunks(d, params_of(spec.query, d), keys, [&](const std::vector<Key>& chunk) {
+            // has_one keeps the first row per owner: only that one is fetched.
+            const std::int64_t per = assoc_target<F>::many ? spec.per_owner : 1;
+            // limit_per binds its n beside the query's own parameters and the keys.
+            for_key_chunks(d, params_of(spec.query, d) + (per >= 0 ? 1 : 0), keys, [&](const std::vector<Key>& chunk) {
                 auto q = base_query<Target>(spec.query) | where(key_filter(a.keys, chunk));
-                // has_one keeps the first row per owner: only that one is fetched.
-                const std::int64_t per = assoc_target<F>::many ? spec.per_owner : 1;
                 auto rows = per >= 0 ? repo.all(std::apply([&](auto... fk) { return q | limit_per(per, col(fk)...); }, a.keys))
                                      : repo.all(q);
                 for (Target& t : rows) {

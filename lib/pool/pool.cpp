@@ -82,6 +82,21 @@ bool healthy(core::Session& s) noexcept {
     }
 }
 
+// Whether the connection holds no transaction, after rolling back one the holder began in raw
+// SQL (execute_sql("BEGIN")), which the Session does not count. Handed out, it would take the
+// next holder's writes and never commit them (SQLite), or fail them all (PostgreSQL, once a
+// statement in it failed).
+bool out_of_transaction(core::Session& s) noexcept {
+    try {
+        auto& c = s.connection();
+        if (!c.in_transaction()) return true;
+        c.execute("ROLLBACK");
+        return !c.in_transaction();
+    } catch (...) {
+        return false;
+    }
+}
+
 // The URL with libpq's connect_timeout added, unless it is not PostgreSQL's or sets one.
 std::string with_connect_timeout(std::string url, std::chrono::milliseconds t) {
     if (t.count() <= 0 || url.starts_with("sqlite:") || url.find("connect_timeout=") != std::string::npos) return url;
@@ -473,6 +488,9 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
                 continue;
             }
             s->in_use = true;  // out of the idle list while it is checked
+            s->acquired_at = now;  // for the leak scan: this caller's, not the previous holder's
+            s->where = where;
+            s->leak_reported = false;
             if (s->suspect || now - s->last_used > im.o.health_check_after) {
                 s->suspect = false;
                 lock.unlock();
@@ -585,9 +603,10 @@ void Pool::give_back(Lease::Slot* s) noexcept {
     // connection survived.
     while (s->session->depth() > 0) s->session->rollback();
     const bool ok = healthy(*s->session);
+    const bool clean = ok && out_of_transaction(*s->session);
     std::unique_lock lock(im.m);
     const auto now = Clock::now();
-    if (!ok || im.closed || now >= s->expires) {
+    if (!clean || im.closed || now >= s->expires) {
         if (!ok) {
             // The server may have gone away for the others too: ping each before its next use.
             ++im.counters.broken;
