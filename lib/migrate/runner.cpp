@@ -99,6 +99,9 @@ public:
                                          std::to_string(timeout.count()) + " ms");
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));  // with busy_timeout=0 BEGIN waits not at all
+            } catch (...) {
+                restore();  // the destructor will not run: the session keeps its foreign keys
+                throw;
             }
         }
         locked_ = true;
@@ -290,6 +293,14 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
         ~EndDry() { if (on) s.rollback(); }
     } end_dry{s, pg_dry};
 
+    // SQLite: foreign key violations already in the database before this run, per child and
+    // parent table. A migration is refused only for violations it adds, not for an orphan row
+    // unrelated to it (counted, not listed by rowid: a table rebuild may renumber rows).
+    std::map<std::pair<std::string, std::string>, std::size_t> known_orphans;
+    const std::string fk_check = "SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check";
+    if (db == Db::sqlite && !plan.empty())
+        for (const auto& row : query_text(s, fk_check)) ++known_orphans[{row[0].value_or(""), row[2].value_or("")}];
+
     for (const Migration* m : plan) {
         MigrationRun r{m->version(), m->name(), up, {}, {}};
         bool tx = true, began = false;
@@ -318,13 +329,27 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
                     s.connection().execute(q.text);
                     return;
                 }
-                const auto bad = query_text(s, q.text);
-                if (bad.empty()) return;
+                const auto found = query_text(s, q.text);
+                if (found.empty()) return;
+                std::map<std::pair<std::string, std::string>, std::size_t> counts;
+                for (const auto& row : found) ++counts[{row[0].value_or(""), row[2].value_or("")}];
+                auto added = [&](const std::pair<std::string, std::string>& tables) {
+                    const auto known = known_orphans.find(tables);
+                    const std::size_t before = known == known_orphans.end() ? 0 : known->second;
+                    return counts[tables] > before ? counts[tables] - before : 0;
+                };
+                std::size_t more = 0;
+                for (const auto& [tables, n] : counts) more += added(tables);
+                if (!more) return;  // only rows that were orphans before this run
                 std::string rows;
-                for (std::size_t k = 0; k < bad.size() && k < 5; ++k)
-                    rows += "\n  table \"" + bad[k][0].value_or("?") + "\" rowid " + bad[k][1].value_or("?") +
-                            " references a missing row of \"" + bad[k][2].value_or("?") + "\"";
-                throw MigrationError("foreign key check failed" + (step ? " after " + describe(*step) : std::string()) + ":" + rows,
+                std::size_t listed = 0;
+                for (const auto& row : found)
+                    if (listed < 5 && added({row[0].value_or(""), row[2].value_or("")}) > 0 && ++listed)
+                        rows += "\n  table \"" + row[0].value_or("?") + "\" rowid " + row[1].value_or("?") +
+                                " references a missing row of \"" + row[2].value_or("?") + "\"";
+                throw MigrationError("migration " + label(*m) + ": foreign key check failed" +
+                                         (step ? " after " + describe(*step) : std::string()) + ": it leaves " +
+                                         std::to_string(more) + " more row(s) without their parent, among:" + rows,
                                      m->version(), m->name());
             };
             for (const auto& step : steps) {
@@ -369,7 +394,7 @@ std::vector<MigrationRun> Migrator::run(const std::vector<const Migration*>& pla
                 }
             }
             if (db == Db::sqlite)  // foreign keys are off during the run: check what the migration left
-                exec(Sql{"SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check", true}, nullptr);
+                exec(Sql{fk_check, true}, nullptr);
             r.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
             if (execute && !dry_run) {
                 // The bound values point into these strings: they outlive the statement's run.
