@@ -153,6 +153,14 @@ TEST_CASE("migrations: a down.sql of comments only is no down migration: rollbac
     m.migrate();
     CHECK_THROWS_WITH_AS(m.rollback(), doctest::Contains("cannot be rolled back"), MigrationError);
     CHECK(has_table(*s, "scratch"));
+    // An editor's byte order mark neither reaches the database nor hides the first line's marker.
+    fs::create_directories(dir / "2_bom");
+    std::ofstream(dir / "2_bom" / "up.sql") << "\xEF\xBB\xBF-- quarry:no-transaction\nCREATE TABLE bom (x INTEGER);\n";
+    const auto loaded = load_sql_migrations(dir.string());
+    REQUIRE(loaded.size() == 2);
+    CHECK_FALSE(loaded[1].transactional(true));
+    Migrator(*s, loaded).migrate();
+    CHECK(has_table(*s, "bom"));
     fs::remove_all(dir);
 }
 

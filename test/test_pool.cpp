@@ -383,10 +383,14 @@ TEST_CASE("timeouts (SQLite): a statement past its limit is interrupted with Sta
     // Fast statements never trip it, however many run.
     for (int i = 0; i < 200; ++i) CHECK(repo.query<std::int64_t>("SELECT ?", i).at(0) == i);
     // Inside a transaction the timeout cannot be changed (a rollback would undo it on PostgreSQL).
-    Lease l = pool.acquire();
-    l->begin();
-    CHECK_THROWS_AS(l->set_statement_timeout(0ms), QueryError);
-    l->rollback();
+    {
+        Lease l = pool.acquire();
+        l->begin();
+        CHECK_THROWS_AS(l->set_statement_timeout(0ms), QueryError);
+        l->rollback();
+        l->set_statement_timeout(5000ms);  // this holder's own limit ...
+    }
+    CHECK(pool.acquire()->statement_timeout() == 100ms);  // ... not the next holder's
 }
 
 TEST_CASE("circuit breaker: connects failing in a row open it (fail fast); after the pause one trial closes it") {

@@ -884,6 +884,25 @@ TEST_CASE("associations: has_one and limited has_many preloads of more owners th
     CHECK_FALSE(articles.front().top_comment);
 }
 
+TEST_CASE("associations: a preload that fails leaves every row's fields as they were, not half loaded") {
+    TempDb db;
+    Repo repo = with_articles(db);
+    const Article a = repo.insert(Article{.id = 0, .writer_id = {}, .title = "a"});
+    const Article b = repo.insert(Article{.id = 0, .writer_id = {}, .title = "b"});
+    repo.insert(Comment{.article_id = a.id, .body = "on a", .rank = 1});
+    repo.insert(Comment{.article_id = b.id, .body = "on b", .rank = 2});
+    auto articles = repo.all(from<Article>() | order_by(asc(col(&Article::id))));
+    repo.preload(articles, &Article::comments);
+    REQUIRE(articles[1].comments.size() == 1);
+    // The first spec loads, the second fails when it runs: both fields keep what they held.
+    auto failing = preload(&Article::comments, from<Comment>() | where(raw<bool>("no_such_column = 1")));
+    CHECK_THROWS_AS(repo.preload(articles, &Article::top_comment, failing), DatabaseError);
+    CHECK_FALSE(articles[0].top_comment);
+    REQUIRE(articles[0].comments.size() == 1);
+    CHECK(articles[0].comments[0].body == "on a");
+    CHECK(articles[1].comments.at(0).body == "on b");
+}
+
 TEST_CASE("associations: a NULL foreign key loads nothing; preloading one row") {
     TempDb db;
     Repo repo = with_articles(db);

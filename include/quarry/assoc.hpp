@@ -397,17 +397,43 @@ void preload_level(Repo& repo, std::vector<Owner*>& owners, const preload_spec<O
 
 }  // namespace detail
 
+namespace detail {
+template <class T, class F>
+std::vector<F> take_fields(const std::vector<T*>& rows, F T::*field) {
+    std::vector<F> out;
+    out.reserve(rows.size());
+    for (T* r : rows) out.push_back(std::move(r->*field));
+    return out;
+}
+template <class T, class F>
+void put_fields(const std::vector<T*>& rows, F T::*field, std::vector<F>& saved) {
+    for (std::size_t k = 0; k < rows.size(); ++k) rows[k]->*field = std::move(saved[k]);
+}
+// Every spec loaded, or, when a query fails, each row's fields as they were before the call: a
+// failure in the second chunk or the second spec must not leave rows half loaded.
+template <class T, class... Specs>
+void preload_or_keep(Repo& repo, std::vector<T*>& rows, const Specs&... specs) {
+    auto before = std::make_tuple(take_fields(rows, as_spec(specs).field)...);
+    try {
+        preload_all(repo, rows, specs...);
+    } catch (...) {
+        std::apply([&](auto&... saved) { (put_fields(rows, as_spec(specs).field, saved), ...); }, before);
+        throw;
+    }
+}
+}  // namespace detail
+
 template <class T, class... Specs>
 void Repo::preload(std::vector<T>& rows, const Specs&... specs) {
     std::vector<T*> ptrs;
     ptrs.reserve(rows.size());
     for (auto& r : rows) ptrs.push_back(&r);
-    detail::preload_all(*this, ptrs, specs...);
+    detail::preload_or_keep(*this, ptrs, specs...);
 }
 template <class T, class... Specs>
 void Repo::preload(T& row, const Specs&... specs) {
     std::vector<T*> ptrs{&row};
-    detail::preload_all(*this, ptrs, specs...);
+    detail::preload_or_keep(*this, ptrs, specs...);
 }
 
 }  // namespace quarry

@@ -18,7 +18,11 @@ std::optional<std::string> read_file(const std::filesystem::path& p) {
     if (!in) return std::nullopt;
     std::ostringstream ss;
     ss << in.rdbuf();
-    return ss.str();
+    std::string text = ss.str();
+    // An editor's UTF-8 byte order mark: neither database reads it as SQL, and it would hide a
+    // first-line -- quarry:no-transaction.
+    if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+    return text;
 }
 
 bool no_transaction(const std::string& sql) {

@@ -603,7 +603,15 @@ void Pool::give_back(Lease::Slot* s) noexcept {
     // connection survived.
     while (s->session->depth() > 0) s->session->rollback();
     const bool ok = healthy(*s->session);
-    const bool clean = ok && out_of_transaction(*s->session);
+    bool clean = ok && out_of_transaction(*s->session);
+    // A statement timeout the holder set on its session is not the next holder's.
+    if (clean && s->session->statement_timeout() != im.o.statement_timeout) {
+        try {
+            s->session->set_statement_timeout(im.o.statement_timeout);
+        } catch (...) {
+            clean = false;
+        }
+    }
     std::unique_lock lock(im.m);
     const auto now = Clock::now();
     if (!clean || im.closed || now >= s->expires) {
