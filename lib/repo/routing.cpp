@@ -132,6 +132,10 @@ detail::SessionUse Repo::use_for_read(const core::Node& statement) {
                     return detail::SessionUse(std::move(pick->lease));
             } catch (const ConnectionError& e) {
                 replicas_->failed(pick->index, e.what());
+            } catch (const Error& e) {
+                // As for routed reads: a replica busy or cancelling (40001) leaves the read to the
+                // primary; anything else is the caller's to see.
+                if (!e.is_transient()) throw;
             }
         }
     return detail::SessionUse(pool_->acquire());
