@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "support.hpp"
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 std::string format_value(const quarry::Value& v) {
     using quarry::ValueKind;
@@ -61,4 +69,47 @@ std::string postgres_param_types(const std::vector<quarry::Value>& params) {
         s += params[i].kind == quarry::ValueKind::array ? pg_type(params[i].element) + "[]" : pg_type(params[i].kind);
     }
     return s;
+}
+
+ChildEnd run_in_child(const std::function<void()>& body) {
+    int err[2];
+    if (pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    std::fflush(nullptr);  // nothing buffered is written twice by the child
+    const pid_t child = fork();
+    if (child < 0) {
+        close(err[0]);
+        close(err[1]);
+        throw std::runtime_error("fork failed");
+    }
+    if (child == 0) {
+        // No doctest crash report, no core file; doctest's reporter on stdout goes nowhere.
+        std::signal(SIGABRT, SIG_DFL);
+        const rlimit no_core{0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        const int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(err[1], 2);
+        try {
+            body();
+        } catch (...) {
+            _exit(3);
+        }
+        _exit(0);
+    }
+    close(err[1]);
+    ChildEnd end{false, false, {}};
+    char buf[512];
+    for (;;) {
+        const ssize_t n = read(err[0], buf, sizeof buf);
+        if (n > 0) end.err.append(buf, static_cast<std::size_t>(n));
+        else if (n == 0 || errno != EINTR) break;
+    }
+    close(err[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) != child)
+        if (errno != EINTR) throw std::runtime_error("waitpid failed");
+    end.threw = WIFEXITED(status) && WEXITSTATUS(status) == 3;
+    end.stopped = WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT
+                                      : WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3;
+    return end;
 }

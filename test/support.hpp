@@ -28,3 +28,12 @@ const std::vector<GoldenCase>& golden_cases();
 
 // PostgreSQL type names for PREPARE name(types) AS ..., from the parameters' kinds.
 std::string postgres_param_types(const std::vector<quarry::Value>& params);
+
+// Runs `body` in a forked child, stderr captured, for behaviour that stops the program on
+// purpose (std::terminate, abort). The child's stdout goes nowhere and it leaves no core file.
+struct ChildEnd {
+    bool stopped;  // killed by SIGABRT, or (a sanitizer run with handle_abort=1) an exit other than 0 or 3
+    bool threw;    // body threw (exit 3)
+    std::string err;
+};
+ChildEnd run_in_child(const std::function<void()>& body);

@@ -14,6 +14,7 @@
 #include <quarry/repo.hpp>
 
 #include "schema.hpp"
+#include "support.hpp"
 
 using namespace quarry;
 using namespace std::chrono_literals;
@@ -361,6 +362,66 @@ TEST_CASE("pool: close refuses new acquires and closes returned connections") {
     CHECK_THROWS_AS(pool.acquire(), Error);
     l.release();
     CHECK(pool.state().total == 0);
+}
+
+TEST_CASE("pool: destroyed while a lease is out, it waits for the lease, then stops the program naming where it was taken") {
+    TempDb db("destroyed");
+    PoolOptions options;
+    options.acquire_timeout = 300ms;
+    const ChildEnd kept = run_in_child([&] {
+        auto pool = std::make_unique<Pool>(db.url(), options);
+        Lease lease = pool->acquire();
+        pool.reset();  // the lease is still out, and nobody will give it back
+    });
+    CHECK(kept.stopped);
+    CHECK(kept.err.find("a Pool was destroyed while 1 of its connections were still in use") != std::string::npos);
+    CHECK(kept.err.find("test_pool.cpp") != std::string::npos);  // where the lease was taken
+    CHECK(kept.err.find("by this thread") != std::string::npos);
+
+    // Another thread gives its lease back within the acquire timeout: the destructor waits.
+    options.acquire_timeout = 5s;
+    const ChildEnd returned = run_in_child([&] {
+        auto pool = std::make_unique<Pool>(db.url(), options);
+        std::atomic<bool> taken{false};
+        std::thread user([&] {
+            Lease lease = pool->acquire();
+            taken = true;
+            std::this_thread::sleep_for(200ms);
+        });
+        while (!taken) std::this_thread::yield();
+        pool.reset();
+        user.join();
+    });
+    CHECK_FALSE(returned.stopped);
+    CHECK_FALSE(returned.threw);
+    CHECK(returned.err == "");
+}
+
+TEST_CASE("replicas: when every replica is busy a read waits busy_wait, not each replica pool's acquire timeout, then runs on the primary") {
+    TempDb db("busy_replicas");
+    Pool primary(db.url(), {.max_size = 2});
+    ReplicaOptions options;
+    options.pool.max_size = 1;
+    options.pool.acquire_timeout = 5s;
+    Replicas replicas({db.url() + "?mode=ro", db.url() + "?mode=ro"}, options);
+    Repo repo(primary, replicas);
+    repo.insert(User{.id = 0, .name = "a", .email = "a@x", .age = 1, .active = true, .inserted_at = {}});
+    // One replica busy: the read goes to the other at once.
+    auto first = replicas.acquire_read();
+    REQUIRE(first);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(repo.count(from<User>()) == 1);
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+    // Both busy: busy_wait (50 ms), then the primary.
+    auto second = replicas.acquire_read();
+    REQUIRE(second);
+    CHECK(second->index != first->index);
+    t0 = std::chrono::steady_clock::now();
+    CHECK(repo.count(from<User>()) == 1);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    CHECK(waited >= 50ms);
+    CHECK(waited < 2s);  // before: 5 s for each busy replica, 10 s in all
+    for (const auto& st : replicas.status()) CHECK(st.in_rotation);
 }
 
 TEST_CASE("timeouts (SQLite): a statement past its limit is interrupted with StatementTimeout; the session goes on") {

@@ -112,6 +112,48 @@ TEST_CASE("sandbox (SQLite): 200 tests inserting the same unique keys leave 0 ro
     shared_threads(pool);
 }
 
+// Writer mode's transactions take a write turn before a connection. In a sandbox a thread may
+// hold the one connection first (a Stream) and then open a transaction, while another thread's
+// transaction holds the write turn and waits for that connection: with both turns, each waited
+// for the other until PoolTimeout.
+TEST_CASE("sandbox with single_writer: a thread holding the connection that then opens a transaction does not deadlock with a waiting one") {
+    SqliteFile db("writer_turn");
+    PoolOptions options;
+    options.max_size = 2;
+    options.acquire_timeout = 3s;
+    options.single_writer = true;
+    Pool pool(db.url(), options);
+    Repo repo(pool);
+    {
+        testing::Sandbox sandbox(repo);
+        Lease held = pool.acquire();  // this thread holds the sandbox's connection, as a Stream would
+        std::atomic<bool> started{false};
+        std::string writer_error;
+        std::thread writer([&] {
+            started = true;
+            try {
+                repo.transaction([](Repo& tx) {
+                    tx.insert(User{.id = 0, .name = "b", .email = "b@x", .age = 2, .active = true, .inserted_at = {}});
+                });
+            } catch (const std::exception& e) {
+                writer_error = e.what();
+            }
+        });
+        while (!started) std::this_thread::yield();
+        std::this_thread::sleep_for(200ms);  // the writer is waiting for the connection by now
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK_NOTHROW(repo.transaction([](Repo& tx) {
+            tx.insert(User{.id = 0, .name = "a", .email = "a@x", .age = 1, .active = true, .inserted_at = {}});
+        }));
+        CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+        held.release();
+        writer.join();
+        CHECK(writer_error == "");
+        CHECK(repo.count(from<User>()) == 2);
+    }
+    CHECK(repo.count(from<User>()) == 0);
+}
+
 TEST_CASE("sandbox (PostgreSQL): 200 tests inserting the same unique keys leave 0 rows, on a session and on a pool") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

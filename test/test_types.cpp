@@ -3,17 +3,10 @@
 // round trips through real SQLite database files, including stored values that do not fit.
 #include <doctest/doctest.h>
 
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <unordered_set>
-
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <quarry/repo.hpp>
 
@@ -263,47 +256,13 @@ TEST_CASE("a clause with more than 4 GiB of text is refused while counting, befo
 }
 
 TEST_CASE("a bind that binds differently when counted and when written stops the program with a message") {
-    int err[2];
-    REQUIRE(pipe2(err, O_CLOEXEC) == 0);
-    std::fflush(nullptr);  // nothing buffered is written twice by the child
-    const pid_t child = fork();
-    if (child < 0) {
-        close(err[0]);
-        close(err[1]);
-        FAIL("fork failed");
-    }
-    if (child == 0) {
-        // The child only runs the pipe and ends: no doctest crash report, no core file, and its
-        // stdout (doctest's reporter) goes nowhere.
-        std::signal(SIGABRT, SIG_DFL);
-        const rlimit no_core{0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        const int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(err[1], 2);
-        try {
-            value_traits<Flaky>::calls = 0;
-            auto q = from<User>() | where(col(&User::id) == Flaky{1});  // counted with one value, written with two
-            (void)q;
-        } catch (...) {
-            _exit(2);
-        }
-        _exit(0);  // reached only if the miscount went unnoticed
-    }
-    close(err[1]);
-    std::string message;
-    char buf[512];
-    for (;;) {
-        const ssize_t n = read(err[0], buf, sizeof buf);
-        if (n > 0) message.append(buf, static_cast<std::size_t>(n));
-        else if (n == 0 || errno != EINTR) break;
-    }
-    close(err[0]);
-    int status = 0;
-    REQUIRE(waitpid(child, &status, 0) == child);
-    // Killed by SIGABRT, or (a sanitizer run with handle_abort=1) exited with an error.
-    CHECK((WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT : WIFEXITED(status) && WEXITSTATUS(status) != 0));
-    CHECK(message.find("lowered differently when counted and when written") != std::string::npos);
+    const ChildEnd end = run_in_child([] {
+        value_traits<Flaky>::calls = 0;
+        auto q = from<User>() | where(col(&User::id) == Flaky{1});  // counted with one value, written with two
+        (void)q;
+    });
+    CHECK(end.stopped);
+    CHECK(end.err.find("lowered differently when counted and when written") != std::string::npos);
 }
 
 // ---- SQLite -------------------------------------------------------------------------------

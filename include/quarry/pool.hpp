@@ -160,6 +160,8 @@ public:
     explicit Pool(std::string url, PoolOptions options = {});
     // Connections made by `connect` (a test can wrap or break them).
     Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptions options = {});
+    // Leases still out: waits up to acquire_timeout for them to come back, then
+    // stops the program with a message (docs/production.md, "Lifetime").
     ~Pool();
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
@@ -233,6 +235,10 @@ struct ReplicaOptions {
     // each commit, and one per read while a replica is behind.
     bool read_your_writes = false;
     std::chrono::milliseconds max_replay_wait{100};
+    // Every replica in rotation busy (no free connection, and none may be opened): the read waits
+    // this long for the first of them, then runs on the primary. (Not each replica pool's
+    // acquire_timeout: a read would wait that long for every busy replica in turn.)
+    std::chrono::milliseconds busy_wait{50};
 };
 
 struct ReplicaStatus {

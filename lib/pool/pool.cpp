@@ -25,6 +25,7 @@ struct Lease::Slot {
     std::unique_ptr<core::Session> session;
     Clock::time_point created, expires, last_used, acquired_at;
     CallSite where;  // formatted only for a leak report
+    std::thread::id holder;  // the thread it was handed to (a Pool destroyed with it out says whose)
     bool in_use = false;
     bool leak_reported = false;
     bool suspect = false;  // another connection broke since this one was last used: ping it first
@@ -305,6 +306,32 @@ struct Pool::Impl {
     }
 
     void housekeeping();
+
+    // A Pool destroyed while a Lease (or a Stream, a Sandbox, an acquire in flight) still uses
+    // it would leave that holder with freed memory. Holders get the acquire timeout to finish;
+    // then the program stops with a message naming where the oldest lease was taken, as
+    // std::thread's destructor does. (A lease may have moved to another thread since it was
+    // taken, so even one taken by this thread is waited for.)
+    void wait_until_drained() noexcept {
+        std::unique_lock lock(m);
+        const auto deadline = Clock::now() + o.acquire_timeout;
+        for (;;) {
+            const Lease::Slot* out = nullptr;
+            for (const auto& s : slots)
+                if (s->in_use && (!out || s->acquired_at < out->acquired_at)) out = s.get();
+            if (!out && connecting == 0 && waiting == 0) return;
+            if (Clock::now() >= deadline) {
+                std::fprintf(stderr,
+                             "quarry: a Pool was destroyed while %zu of its connections were still in use (the oldest "
+                             "taken at %s, by %s); a Lease, Stream or Sandbox must end before its Pool; stopping\n",
+                             slots.size() - idle.size(), out ? site(out->where).c_str() : "an acquire in flight",
+                             out && out->holder == std::this_thread::get_id() ? "this thread" : "another thread");
+                std::terminate();
+            }
+            std::condition_variable pause;  // only a timer: leases come back through give_back
+            pause.wait_for(lock, std::chrono::milliseconds(5));
+        }
+    }
 };
 
 Pool::Pool(std::string url, PoolOptions options)
@@ -340,6 +367,7 @@ Pool::Pool(std::function<std::unique_ptr<core::Connection>()> connect, PoolOptio
 
 Pool::~Pool() {
     close();
+    impl_->wait_until_drained();
     impl_->wake_keeper.notify_all();
     if (impl_->keeper.joinable()) impl_->keeper.join();
 }
@@ -393,7 +421,10 @@ void Pool::unpin() noexcept {
 
 Pool::WriteTurn Pool::write_turn() {
     auto& im = *impl_;
-    if (!im.o.single_writer) return {};
+    // In a sandbox every thread takes turns on its one connection already, a transaction included.
+    // A second turn would deadlock: a thread holding the connection (a Stream) that then writes
+    // would wait for the write turn while the turn's holder waits for the connection.
+    if (!im.o.single_writer || im.is_pinned.load(std::memory_order_acquire)) return {};
     std::unique_lock gate(im.gate_m);
     if (!im.gate_free.wait_for(gate, im.o.acquire_timeout, [&] { return !im.writing; })) {
         gate.unlock();
@@ -453,6 +484,7 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
         s->acquired_at = Clock::now();
         s->where = where;
         s->leak_reported = false;
+        s->holder = std::this_thread::get_id();
         im.apply_telemetry(*s);
         im.record_wait(s->acquired_at - start, queued);
         return Lease(this, s);
@@ -490,6 +522,7 @@ Lease Pool::acquire(std::chrono::milliseconds timeout, CallSite where) {
             s->in_use = true;  // out of the idle list while it is checked
             s->acquired_at = now;  // for the leak scan: this caller's, not the previous holder's
             s->where = where;
+            s->holder = std::this_thread::get_id();
             s->leak_reported = false;
             if (s->suspect || now - s->last_used > im.o.health_check_after) {
                 s->suspect = false;

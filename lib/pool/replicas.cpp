@@ -158,19 +158,27 @@ std::optional<Replicas::Pick> Replicas::acquire_read() {
         for (auto i : order) busy[i] = im.replicas[i]->pool->state().in_use;
         std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return busy[a] < busy[b]; });
     }
-    for (auto i : order) {
+    // A replica with a connection free now, in that order; when all are busy, the first one for
+    // busy_wait; then none (the primary serves the read).
+    auto try_one = [&](std::size_t i, std::chrono::milliseconds wait) -> std::optional<Pick> {
         try {
-            return Pick{im.replicas[i]->pool->acquire(), i};
+            return Pick{im.replicas[i]->pool->acquire(wait), i};
         } catch (const PoolTimeout& e) {
-            // Busy, not broken, unless its connects fail: the primary serves this read, and the
-            // replica stays in rotation only when it is merely busy.
+            // Busy, not broken, unless its connects fail: the replica stays in rotation only when
+            // it is merely busy.
             if (!e.state().last_connect_error.empty()) failed(i, e.what());
         } catch (const PoolOverloaded&) {
             // Busy: as above.
         } catch (const std::exception& e) {
             failed(i, e.what());
         }
-    }
+        return std::nullopt;
+    };
+    for (auto i : order)
+        if (auto pick = try_one(i, std::chrono::milliseconds(0))) return pick;
+    for (auto i : order)
+        if (im.o.busy_wait.count() > 0 && im.replicas[i]->in_rotation.load(std::memory_order_acquire))
+            return try_one(i, im.o.busy_wait);
     return std::nullopt;
 }
 
