@@ -134,6 +134,15 @@ int run_status(Migrator& m, const Options& o) {
     return o.check ? code : ok;
 }
 
+// The file an sqlite: URL names, when there is no such file yet; empty for anything else.
+std::string missing_sqlite_file(const std::string& url) {
+    if (!url.starts_with("sqlite:")) return {};
+    const std::string path = url.substr(7, url.find('?') == std::string::npos ? std::string::npos : url.find('?') - 7);
+    if (path.empty() || path == ":memory:") return {};
+    std::error_code ec;
+    return std::filesystem::exists(path, ec) || ec ? std::string{} : path;
+}
+
 void report(const std::exception& e, int level = 0) {
     std::cerr << (level == 0 ? "quarry: error: " : "  caused by: ") << e.what() << "\n";
     try {
@@ -225,7 +234,17 @@ int main(int argc, char** argv, std::vector<Migration> given) {
         }
         if (!o.dialect.empty()) throw CLI::ValidationError("--dialect goes with --dry-run");
 
-        Migrator m(o.database, migrations);
+        // Opening an SQLite file that is not there creates it: a mistyped --database would
+        // show as a database with nothing applied, and be left behind. Only migrate creates it.
+        std::string database = o.database;
+        if (const auto missing = missing_sqlite_file(o.database); !missing.empty() && !(migrate->parsed() && !o.dry_run)) {
+            if (!status->parsed() && !migrate->parsed())
+                throw CLI::ValidationError("--database: no SQLite database at \"" + missing +
+                                           "\" (check the path; migrate creates it)");
+            std::cerr << "quarry: no SQLite database at \"" << missing << "\" yet: shown as empty (migrate creates it)\n";
+            database = "sqlite::memory:";
+        }
+        Migrator m(database, migrations);
         if (migrate->parsed()) {
             MigrateOptions mo;
             mo.to = o.to;

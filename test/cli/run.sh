@@ -59,10 +59,12 @@ echo 'ALTER TABLE notes DROP COLUMN tag;' > "migrations/$second/down.sql"
 
 expect_exit 0 "status" -- "$QUARRY" status
 contains "pending" "status shows pending migrations"
+contains 'no SQLite database at "quarry.db" yet' "status says the database is not there yet"
 expect_exit 3 "status --check with pending" -- "$QUARRY" status --check
 expect_exit 0 "dry run" -- "$QUARRY" migrate --dry-run
 contains "CREATE TABLE notes" "dry run prints the SQL"
 expect_exit 3 "dry run changed nothing" -- "$QUARRY" status --check
+[[ ! -e quarry.db ]] || fail "status or a dry run created the database file"
 expect_exit 0 "offline PostgreSQL rendering" -- "$QUARRY" migrate --dry-run --dialect postgres
 contains "ALTER TABLE notes ADD COLUMN tag TEXT;" "offline rendering prints every migration"
 expect_exit 0 "migrate --step 1" -- "$QUARRY" migrate --step 1
@@ -155,6 +157,16 @@ expect_exit 0 "status after the refused rollback" -- "$QUARRY" status --check
 expect_exit 2 "a mistyped --migrations" -- "$QUARRY" -m migratoins migrate
 contains 'no directory "migratoins"' "the error names the directory"
 expect_exit 2 "a mistyped -m with status" -- "$QUARRY" -m migratoins status
+
+# ---- a mistyped SQLite path: refused, and no empty database left behind ------------------------
+for cmd in rollback redo dump "gen model -t notes"; do
+  # shellcheck disable=SC2086
+  expect_exit 2 "$cmd on a mistyped SQLite path" -- "$QUARRY" -d sqlite:quraty.db $cmd
+  contains 'no SQLite database at "quraty.db"' "$cmd: the error names the path"
+done
+expect_exit 0 "status on a mistyped SQLite path" -- "$QUARRY" -d sqlite:quraty.db status
+contains 'no SQLite database at "quraty.db" yet' "status: the note names the path"
+[[ ! -e quraty.db ]] || fail "a command on a mistyped SQLite path created the file"
 
 # ---- bad database URL: exit 1 with the reason ------------------------------------------------
 expect_exit 1 "unreadable URL" -- "$QUARRY" --database "mysql://x" status
