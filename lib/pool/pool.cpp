@@ -5,8 +5,6 @@
 #include "quarry/pool.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -16,6 +14,8 @@
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "pool/pool_support.hpp"
 
 namespace quarry {
 
@@ -40,74 +40,11 @@ std::string PoolState::describe() const {
     return s;
 }
 
-namespace {
-
-// Acquire times in log-spaced buckets (four per power of two of microseconds).
-class Histogram {
-public:
-    void add(std::chrono::microseconds d) {
-        const double us = static_cast<double>(std::max<std::int64_t>(d.count(), 0)) + 1;
-        const auto i = std::min<std::size_t>(buckets_.size() - 1, static_cast<std::size_t>(std::log2(us) * 4));
-        ++buckets_[i];
-        ++n_;
-        max_ = std::max(max_, d);
-    }
-    std::chrono::microseconds percentile(double p) const {
-        if (n_ == 0) return {};
-        const auto want = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(n_)));
-        std::uint64_t seen = 0;
-        for (std::size_t i = 0; i < buckets_.size(); ++i) {
-            seen += buckets_[i];
-            if (seen >= want)
-                return std::min(max_, std::chrono::microseconds(static_cast<std::int64_t>(std::exp2(static_cast<double>(i + 1) / 4))));
-        }
-        return max_;
-    }
-    std::chrono::microseconds max() const { return max_; }
-
-private:
-    std::array<std::uint64_t, 160> buckets_{};
-    std::uint64_t n_ = 0;
-    std::chrono::microseconds max_{};
-};
-
-std::string site(const CallSite& w) {
-    return std::string(w.file) + ":" + std::to_string(w.line) + " (" + w.function + ")";
-}
-
-bool healthy(core::Session& s) noexcept {
-    try {
-        return s.connection().healthy();
-    } catch (...) {
-        return false;
-    }
-}
-
-// Whether the connection holds no transaction, after rolling back one the holder began in raw
-// SQL (execute_sql("BEGIN")), which the Session does not count. Handed out, it would take the
-// next holder's writes and never commit them (SQLite), or fail them all (PostgreSQL, once a
-// statement in it failed).
-bool out_of_transaction(core::Session& s) noexcept {
-    try {
-        auto& c = s.connection();
-        if (!c.in_transaction()) return true;
-        c.execute("ROLLBACK");
-        return !c.in_transaction();
-    } catch (...) {
-        return false;
-    }
-}
-
-// The URL with libpq's connect_timeout added, unless it is not PostgreSQL's or sets one.
-std::string with_connect_timeout(std::string url, std::chrono::milliseconds t) {
-    if (t.count() <= 0 || url.starts_with("sqlite:") || url.find("connect_timeout=") != std::string::npos) return url;
-    const auto seconds = std::max<std::int64_t>(2, (t.count() + 999) / 1000);
-    if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + std::to_string(seconds);
-    return url + " connect_timeout=" + std::to_string(seconds);
-}
-
-}  // namespace
+using pool_support::healthy;
+using pool_support::Histogram;
+using pool_support::out_of_transaction;
+using pool_support::site;
+using pool_support::with_connect_timeout;
 
 struct Pool::Impl {
     std::function<std::unique_ptr<core::Connection>()> connect;
