@@ -370,6 +370,32 @@ inline void check_round_trip_dump(MigDb& db) {
     CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM schema_migrations") == "4");
 }
 
+// redo is all or nothing: when the re-apply fails, the rolled-back half is undone too.
+inline void check_redo_all_or_nothing(MigDb& db) {
+    auto s = db.open();
+    // Fails only once its down has run (which leaves a marker table behind).
+    const std::string fail_after_down =
+        db.pg() ? "DO $$ BEGIN IF to_regclass('redo_marker') IS NOT NULL THEN RAISE EXCEPTION 'second apply'; END IF; END $$"
+                : "SELECT abs(-9223372036854775807 - 1) FROM sqlite_schema WHERE name = 'redo_marker'";  // integer overflow
+    Migrator m(*s, {create_authors(), Migration::up_down(
+                                          31, "fails_when_redone",
+                                          [&](Plan& p) {
+                                              p.create_table("redone", [](Table& t) { t.id(); });
+                                              p.execute(fail_after_down);
+                                          },
+                                          [](Plan& p) {
+                                              p.execute("CREATE TABLE redo_marker (x INTEGER)");
+                                              p.drop_table("redone");
+                                          })});
+    m.migrate();
+    const std::string before = dump_schema(*s);
+    CHECK_THROWS_AS(m.redo(1), MigrationError);
+    CHECK(has_table(*s, "redone"));
+    CHECK_FALSE(has_table(*s, "redo_marker"));
+    CHECK(dump_schema(*s) == before);
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM schema_migrations WHERE version = 31") == "1");
+}
+
 inline void check_failure_leaves_no_trace(MigDb& db) {
     auto s = db.open();
     std::vector<Migration> ms{create_authors()};

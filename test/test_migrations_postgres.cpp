@@ -42,6 +42,7 @@ PG_MIGRATION_TEST("migrations (PostgreSQL): reversible drop table, if (not) exis
 PG_MIGRATION_TEST("migrations (PostgreSQL): a column added with a reference, and back", check_added_reference)
 PG_MIGRATION_TEST("migrations (PostgreSQL): up, down, up gives the same schema dump; redo", check_round_trip_dump)
 PG_MIGRATION_TEST("migrations (PostgreSQL): a migration failing halfway leaves no trace", check_failure_leaves_no_trace)
+PG_MIGRATION_TEST("migrations (PostgreSQL): redo is all or nothing: a re-apply that fails leaves the migration applied", check_redo_all_or_nothing)
 PG_MIGRATION_TEST("migrations (PostgreSQL): two runners at once apply each migration exactly once", check_concurrent_runners)
 PG_MIGRATION_TEST("migrations (PostgreSQL): edited, missing and irreversible migrations are reported", check_edited_and_irreversible)
 PG_MIGRATION_TEST("migrations (PostgreSQL): dry run shows the SQL and changes nothing", check_dry_run)

@@ -34,6 +34,7 @@ TEST_CASE("migrations: reversible drop table, if (not) exists, references added 
 TEST_CASE("migrations: a column added with a reference, and back") { LiteDb db("addref"); check_added_reference(db); }
 TEST_CASE("migrations: up, down, up gives the same schema dump; redo") { LiteDb db("trip"); check_round_trip_dump(db); }
 TEST_CASE("migrations: a migration failing halfway leaves no trace") { LiteDb db("fail"); check_failure_leaves_no_trace(db); }
+TEST_CASE("migrations: redo is all or nothing: a re-apply that fails leaves the migration applied") { LiteDb db("redo"); check_redo_all_or_nothing(db); }
 TEST_CASE("migrations: two runners at once apply each migration exactly once") { LiteDb db("race"); check_concurrent_runners(db); }
 TEST_CASE("migrations: edited, missing and irreversible migrations are reported") { LiteDb db("edit"); check_edited_and_irreversible(db); }
 TEST_CASE("migrations: dry run shows the SQL and changes nothing") { LiteDb db("dry"); check_dry_run(db); }

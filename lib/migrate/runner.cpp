@@ -263,17 +263,36 @@ std::vector<MigrationRun> Migrator::rollback(const RollbackOptions& o) {
 }
 
 std::vector<MigrationRun> Migrator::redo(int steps, const MigrationListener& on_event) {
-    const Db db = db_of(session_->dialect());
-    RunLock lock(*session_, db, lock_timeout_, true);
+    core::Session& s = *session_;
+    const Db db = db_of(s.dialect());
+    // All or nothing: a re-apply that fails leaves the migrations applied as they were, not
+    // rolled back. SQLite's run lock is one transaction (kept only on success); PostgreSQL gets
+    // one around both halves, unless a migration must run outside a transaction.
+    RunLock lock(s, db, lock_timeout_, false);
     const auto rec = recorded();
     check_edited(rec, false);
     RollbackOptions o;
     o.steps = steps;
     auto plan = to_roll_back(rec, o);
+    const bool whole = db == Db::postgres && std::all_of(plan.begin(), plan.end(), [](const Migration* m) {
+                           return m->transactional(false) && m->transactional(true);
+                       });
+    if (whole) s.begin();
+    struct EndWhole {
+        core::Session& s;
+        bool on;
+        ~EndWhole() {
+            if (on) s.rollback();
+        }
+    } end_whole{s, whole};
     auto runs = run(plan, false, false, on_event);
     std::reverse(plan.begin(), plan.end());
     auto again = run(plan, true, false, on_event);
     runs.insert(runs.end(), again.begin(), again.end());
+    if (whole) {
+        end_whole.on = false;
+        s.commit();
+    }
     lock.finish(true);
     return runs;
 }
