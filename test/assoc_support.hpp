@@ -277,6 +277,14 @@ inline void association_constraints_and_insert_or_get(Repo& repo) {
     // A composite belongs_to.
     auto nowhere = repo.insert(change(Book{0, 9, 9, "t", {}}) | assoc_constraint(&Book::on));
     CHECK(nowhere.changeset().error_map() == ErrorMap{{"store", {"does not exist"}}});
+    // ... and an update that points a stored row at a missing parent: the new key is asked
+    // about, not the one the row had.
+    repo.insert(Shelf{5, 5, "placed", {}});
+    const Book placed = repo.insert(Book{0, 5, 5, "placed", {}});
+    auto moved = repo.update(change(placed).put_change(&Book::store, std::int64_t{9}).put_change(&Book::shelf, std::int64_t{9}) |
+                             assoc_constraint(&Book::on));
+    CHECK(moved.changeset().error_map() == ErrorMap{{"store", {"does not exist"}}});
+    CHECK(repo.get<Book>(placed.id)->store == placed.store);
 
     Shelf first = repo.insert_or_get(Shelf{7, 1, "first", {}}, &Shelf::store, &Shelf::number);
     CHECK(first.label == "first");
@@ -327,6 +335,14 @@ inline void nested_changesets(Repo& repo) {
                            }));
     CHECK(dup.changeset().error_map() == ErrorMap{{"articles[0].title", {"has already been taken"}}});
     CHECK(repo.count(from<Writer>() | where(col(&Writer::name) == "Dee")) == 0);
+
+    // An update whose only changes are nested rows, one of them invalid: refused with the row's
+    // error, nothing written (the owner's own columns are unchanged).
+    const auto articles_before = repo.count(from<Article>());
+    auto blank = repo.update(writer_form(*saved, params_from_json(nlohmann::json::parse(R"({"articles": [{"title": ""}]})"))));
+    CHECK_FALSE(blank.ok());
+    CHECK(blank.changeset().error_map() == ErrorMap{{"articles[0].title", {"can't be blank"}}});
+    CHECK(repo.count(from<Article>()) == articles_before);
 
     // Update: a row naming a stored row's id updates it; others are new.
     Writer ann = *saved;

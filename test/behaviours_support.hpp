@@ -209,6 +209,13 @@ inline void optimistic_locking_detects_lost_updates(Repo& repo) {
     CHECK_THROWS_AS(repo.update(change(reloaded).put_change(&Note::body, std::string("stale form")).put_change(&Note::lock, 1)),
                     StaleEntry);
     CHECK(repo.get<Note>(n.id)->body == "again");
+    // The same for a delete: a form that carries an older version does not delete the row.
+    CHECK_THROWS_AS(repo.remove(change(reloaded).put_change(&Note::lock, 1)), StaleEntry);
+    CHECK(repo.get<Note>(n.id).has_value());
+    // A refused changeset comes back as it went: no updated_at change added on the way.
+    auto refused = repo.update(change(reloaded).put_change(&Note::body, std::string("x")).add_error("body", "nope"));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.changeset().changed_fields() == std::vector<std::string>{"body"});
     // An upsert over the row keeps counting versions, and its insertion time.
     Note stale = fresh;
     stale.body = "upserted";

@@ -113,6 +113,12 @@ TEST_CASE("casting from a string map: every supported type, valid and invalid") 
               std::chrono::sys_days(std::chrono::year(2024) / 3 / 1) + std::chrono::hours(10) + std::chrono::milliseconds(500));
         CHECK(only_error(cast_one(&Form::at, "at", "2024-02-30T10:00:00Z")) == "at: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::at, "at", "yesterday")) == "at: is invalid (cast)");
+        // Only years quarry can store (0001-9999), also once the offset is applied: a field error
+        // now, not a QueryError when the valid changeset is written.
+        for (const char* beyond : {"0000-06-01T00:00:00Z", "9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"})
+            CHECK(only_error(cast_one(&Form::at, "at", beyond)) == "at: is invalid (cast)");
+        CHECK(cast_one(&Form::at, "at", "9999-12-31T23:59:59.999999Z").valid());
+        CHECK(cast_one(&Form::at, "at", "0001-01-01T00:00:00Z").valid());
         // A clock of nanoseconds reaches 1677-2262 only: a time beyond is invalid, not wrapped around.
         struct Nano {
             std::chrono::sys_time<std::chrono::nanoseconds> at{};
@@ -316,6 +322,11 @@ TEST_CASE("validate_format, validate_length, validate_number") {
     CHECK(opt.valid());
     auto ratio = cast(Form{}, Input{{"ratio", "0.5"}}, &Form::ratio) | validate_number(&Form::ratio, {.ge = 1.0});
     CHECK(ratio.error_map() == ErrorMap{{"ratio", {"must be greater than or equal to 1"}}});
+    // A bound is shown as it was given, not rounded to six digits.
+    auto price = cast(Form{}, Input{{"ratio", "100000.7"}}, &Form::ratio) | validate_number(&Form::ratio, {.lt = 100000.5});
+    CHECK(price.error_map() == ErrorMap{{"ratio", {"must be less than 100000.5"}}});
+    auto big = cast(Form{}, Input{{"ratio", "2e6"}}, &Form::ratio) | validate_number(&Form::ratio, {.le = 1234567.0});
+    CHECK(big.error_map() == ErrorMap{{"ratio", {"must be less than or equal to 1234567"}}});
     // Validations look at changes only.
     Form negative;
     negative.count = -5;

@@ -117,6 +117,9 @@ CastResult cast_timestamp(const Param& p, std::int64_t& micros) noexcept {
     else if (!split_offset(s, offset)) return CastResult::invalid;
     if (!core::parse_timestamp(s, micros)) return CastResult::invalid;
     micros -= static_cast<std::int64_t>(offset) * 1'000'000;
+    // Years quarry can store (after the offset, which may cross 0001 or 9999): a field error
+    // here, not a QueryError when the valid changeset is written.
+    if (micros < detail::min_timestamp_us || micros > detail::max_timestamp_us) return CastResult::invalid;
     return CastResult::ok;
 }
 

@@ -2,7 +2,7 @@
 // Changeset errors: interpolation, the per-field map, and matching database constraint
 // violations to the constraints a changeset declared.
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 
 #include "quarry/changeset.hpp"
 
@@ -13,9 +13,9 @@ std::string param_text(const ErrorParam& p) {
     struct {
         std::string operator()(std::int64_t v) const { return std::to_string(v); }
         std::string operator()(double v) const {
+            // The shortest text that reads back as v: "%g" kept six digits (100000.5 -> 100000).
             char buf[32];
-            std::snprintf(buf, sizeof buf, "%g", v);
-            return buf;
+            return {buf, std::to_chars(buf, buf + sizeof buf, v).ptr};
         }
         std::string operator()(const std::string& v) const { return v; }
         std::string operator()(const std::vector<std::string>& v) const {

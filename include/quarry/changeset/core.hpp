@@ -23,8 +23,9 @@ struct ConstraintDecl {
     bool default_names = false;        // `names` are the conventional ones (columns match too)
     std::string table;                 // the constrained table when not the changeset's (no_assoc_constraint)
     // Where the database names no constraint (SQLite): whether this one is the one violated,
-    // asked of the database for the changeset's data.
-    std::function<bool(Repo&, const void* data)> locate;
+    // asked of the database for the row as stored (`before`: its children, for no_assoc) and
+    // as being written (`after`: the keys it now names, for assoc).
+    std::function<bool(Repo&, const void* before, const void* after)> locate;
 
     // Names the constraint (matched exactly, or by prefix / suffix).
     ConstraintDecl named(std::string name, NameMatch how = NameMatch::exact) && {

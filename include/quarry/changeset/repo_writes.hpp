@@ -61,7 +61,7 @@ Result<T> Repo::write_changeset(Changeset<T> cs, Write&& write) {
             if (auto located = detail::locate_foreign_key(*use(), cs, e); located && cs.absorb(*located))
                 return Result<T>(std::move(cs));
             for (const auto& d : cs.constraints())
-                if (d.locate && d.locate(*this, &cs.data())) {
+                if (d.locate && d.locate(*this, &cs.data(), &cs.applied())) {
                     cs.add_error(d.field, d.message, d.validation, {{"constraint", std::string(to_string(d.kind))}});
                     return Result<T>(std::move(cs));
                 }
@@ -122,23 +122,27 @@ Result<T> Repo::update(Changeset<T> cs) {
         Changeset<T> owner_only = cs;
         const Changeset<T> whole = cs;
         return detail::with_nested(*this, whole, [&]() -> Result<T> {
+            if (!whole.valid()) return Result<T>(Changeset<T>(whole));  // its nested rows' errors too
             if (!persisted) return Result<T>(whole.data());
             Changeset<T> plain = std::move(owner_only);
             plain.clear_nested();
             return update(std::move(plain));
         });
     }
-    if (cs.valid() && !persisted) return Result<T>(cs.data());
+    if (!cs.valid()) return Result<T>(std::move(cs));
+    if (!persisted) return Result<T>(cs.data());
+    T key = cs.data();
+    T row = cs.apply_changes();
+    std::vector<bool> changed = cs.changed_mask();  // cs moves below
     if constexpr (detail::stamps_updates<T>) {
+        // Stamped on what is written, not on the changeset: one refused (a constraint, a hook)
+        // goes back to the caller as it came.
         constexpr auto stamp = detail::role_member<T, core::ColumnRole::updated_at>();
         if (!cs.changed(stamp)) {
-            auto t = cs.get_field(stamp);
-            detail::set_time(t, detail::now(), false);
-            cs.force_change(stamp, t);
+            detail::set_time(row.*stamp, detail::now(), false);
+            changed[Changeset<T>::fields::index(stamp)] = true;
         }
     }
-    T key = cs.data();
-    const T row = cs.apply_changes();
     if constexpr (detail::locked<T>) {
         // The version the changeset carries, as Ecto's optimistic_lock: a form that sends the
         // version it was rendered at is checked against that, not against the row reloaded to
@@ -146,7 +150,6 @@ Result<T> Repo::update(Changeset<T> cs) {
         constexpr auto lock = detail::role_member<T, core::ColumnRole::lock_version>();
         key.*lock = row.*lock;
     }
-    const std::vector<bool> changed = cs.changed_mask();  // cs moves below
     return write_changeset(std::move(cs), [&] {
         return hooked<detail::hook_point::update>(row, [&](const T& hooked_row) {
             // A column is written when the changeset changed it, or a before_update hook did.
@@ -167,7 +170,12 @@ template <class T>
 Result<T> Repo::remove(Changeset<T> cs) {
     static_assert(schema<T>, "quarry: remove needs a changeset over a schema (QUARRY_TABLE)");
     cs.set_action("delete");
-    const T key = cs.data();
+    T key = cs.data();
+    if constexpr (detail::locked<T>) {
+        // As update(cs): a stale form's delete is checked against the version it carries.
+        constexpr auto lock = detail::role_member<T, core::ColumnRole::lock_version>();
+        key.*lock = cs.applied().*lock;
+    }
     return write_changeset(std::move(cs), [&] {
         return hooked<detail::hook_point::remove>(key, [&](const T& row) {
             std::optional<T> stored;
@@ -233,8 +241,8 @@ detail::constraint_t<Owner> assoc_constraint(F Owner::*field) {
         d.message = "does not exist";
         d.validation = "assoc";
         // SQLite names no foreign key: this one failed when its (non-NULL) key names no row.
-        d.locate = [field, keys = a.keys](Repo& r, const void* data) {
-            const Owner& row = *static_cast<const Owner*>(data);
+        d.locate = [field, keys = a.keys](Repo& r, const void*, const void* after) {
+            const Owner& row = *static_cast<const Owner*>(after);  // the parent it is to name now
             bool null = false;
             std::apply([&](auto... fk) { ((null = null || detail::is_null_key(row.*fk)), ...); }, keys);
             return !null && !r.exists(assoc(row, field) | with_deleted());
@@ -259,7 +267,9 @@ detail::constraint_t<Owner> no_assoc_constraint(F Owner::*field) {
         d.message = A::kind == assoc_kind::has_many ? "are still associated with this entry" : "is still associated with this entry";
         d.validation = "no_assoc";
         // Soft-deleted children still hold the foreign key.
-        d.locate = [field](Repo& r, const void* data) { return r.exists(assoc(*static_cast<const Owner*>(data), field) | with_deleted()); };
+        d.locate = [field](Repo& r, const void* before, const void*) {
+            return r.exists(assoc(*static_cast<const Owner*>(before), field) | with_deleted());
+        };
         return detail::constraint_t<Owner>{std::move(d)};
     });
 }
