@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ranges>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -686,6 +687,82 @@ TEST_CASE("SQLite options in the URL; a database locked by another writer is a t
     CHECK(writer.count(from<User>()) == 2);
 }
 
+
+TEST_CASE("SQLite: a stream's read snapshot; a statement timeout bounds lock waits; a failed step ends a stream") {
+    TempDb db;
+    Repo a = canonical(db);
+    Repo b(db.url);
+    for (int i = 1; i <= 5; ++i) a.insert(make_user("u" + std::to_string(i), std::to_string(i) + "@s", i));
+    {
+        // While a stream reads, its connection sees one snapshot. A write that would need a newer
+        // one cannot succeed before the stream ends: not a DatabaseBusy to retry, but an error
+        // that says what holds the snapshot.
+        auto s = a.stream(from<User>());
+        REQUIRE(s.begin() != std::default_sentinel);  // the first row is read: the snapshot is taken
+        b.insert(make_user("other", "other@s"));
+        try {
+            a.insert(make_user("mine", "mine@s"));
+            FAIL("expected a DatabaseError");
+        } catch (const DatabaseError& e) {
+            CHECK_FALSE(e.is_transient());
+            CHECK(std::string(e.what()).find("a Stream is still open on this connection") != std::string::npos);
+        }
+    }
+    a.insert(make_user("mine", "mine@s"));  // the stream ended: the write goes through
+    CHECK(a.count(from<User>()) == 7);
+
+    // Waiting for another connection's write lock stops at the statement timeout, not at the
+    // busy timeout (5 s): the progress handler does not run while SQLite waits for a lock.
+    b.session().connection().execute("BEGIN IMMEDIATE");
+    a.session().set_statement_timeout(std::chrono::milliseconds(100));
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(a.insert(make_user("late", "late@s")), StatementTimeout);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+    b.session().connection().execute("ROLLBACK");
+    a.insert(make_user("late", "late@s"));  // the lock is free: no timeout
+    a.session().set_statement_timeout(std::chrono::milliseconds(0));
+
+    // A step that fails (an integer overflow computed for the third row) ends the stream: it
+    // neither starts again from the first row nor leaves the last row behind.
+    // (In rowid order, ages 1 to 5: ordering by age would compute every row before the first.)
+    auto failing = a.stream(from<User>() | where(col(&User::age) >= 1) |
+                            select(raw<std::int64_t>("CASE WHEN ? = 3 THEN abs(-9223372036854775807 - 1) ELSE ? END",
+                                                     col(&User::age), col(&User::age))));
+    std::vector<std::int64_t> seen;
+    int errors = 0;
+    for (auto it = failing.begin(); it != std::default_sentinel;) {
+        seen.push_back(*it);
+        try {
+            ++it;
+        } catch (const DatabaseError&) {
+            ++errors;
+        }
+    }
+    CHECK(seen == std::vector<std::int64_t>{1, 2});
+    CHECK(errors == 1);
+}
+
+TEST_CASE("SQLite: raw SQL's row counts, comments and empty statements; a file that is not a database") {
+    TempDb db;
+    Repo repo = canonical(db);
+    repo.insert(make_user("a", "a@x"));
+    repo.insert(make_user("b", "b@x"));
+    CHECK(repo.execute_sql("UPDATE users SET age = age") == 2);
+    CHECK(repo.execute_sql("SELECT 1") == 0);  // was the UPDATE's 2
+    CHECK(repo.execute_sql("CREATE TABLE z (x INTEGER)") == 0);
+    CHECK(repo.execute_sql("INSERT INTO z VALUES (1); -- one row") == 1);
+    CHECK(repo.query<std::int64_t>("SELECT 1; -- a comment after the statement") == std::vector<std::int64_t>{1});
+    CHECK_THROWS_WITH_AS(repo.execute_sql("SELECT 1; SELECT 2"), doctest::Contains("more than one statement"), QueryError);
+    CHECK_THROWS_WITH_AS(repo.execute_sql("-- nothing"), doctest::Contains("no SQL statement"), QueryError);
+    CHECK_THROWS_AS(repo.execute_sql(""), QueryError);
+
+    const auto junk = db.dir / "junk.db";
+    {
+        std::ofstream out(junk, std::ios::binary);
+        out << std::string(4096, 'j');
+    }
+    CHECK_THROWS_WITH_AS(Repo("sqlite:" + junk.string()), doctest::Contains("cannot open SQLite database"), ConnectionError);
+}
 
 TEST_CASE("connections opening one new SQLite file at once all succeed (switching it to WAL waits within the busy timeout)") {
     // Two migration runners starting together hit this: SQLite answers the WAL switch of a file

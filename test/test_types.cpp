@@ -357,6 +357,32 @@ TEST_CASE("SQLite: filters, ordering, IN lists, updates and keys work on the new
     CHECK_FALSE(repo.get<Tag>(k));
 }
 
+TEST_CASE("SQLite: sum of a duration column is that duration; of a nullable one, its values' sum") {
+    TempDb db;
+    Repo repo = typed_repo(db);
+    CHECK_FALSE(repo.sum(from<Typed>(), &Typed::secs).has_value());
+    Typed a, b;
+    a.key = uuid::from_string("00000000-0000-0000-0000-00000000000a");
+    b.key = uuid::from_string("00000000-0000-0000-0000-00000000000b");
+    a.secs = std::chrono::seconds(5);
+    b.secs = std::chrono::seconds(7);
+    a.maybe_ms = std::chrono::milliseconds(1500);
+    repo.insert(a);
+    repo.insert(b);
+    const std::optional<std::chrono::seconds> secs = repo.sum(from<Typed>(), &Typed::secs);
+    CHECK(secs == std::chrono::seconds(12));
+    const std::optional<std::chrono::milliseconds> ms = repo.sum(from<Typed>(), &Typed::maybe_ms);
+    CHECK(ms == std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("a text or blob of 4 GiB or more is refused, not cut to its size modulo 4 GiB") {
+    static const char byte = 'x';
+    const std::string_view huge(&byte, (std::size_t{1} << 32) + 3);  // refused before a byte is read
+    CHECK_THROWS_WITH_AS(core::Value::string(huge), doctest::Contains("4 GiB is the limit"), QueryError);
+    core::Lowerer l{core::Lowerer::ValuesOnly{}};
+    CHECK_THROWS_AS(l.param_text(huge), QueryError);
+}
+
 TEST_CASE("SQLite: a stored value the type cannot hold is a DecodeError naming the column") {
     TempDb db;
     Repo repo = typed_repo(db);

@@ -225,7 +225,11 @@ public:
     // Empty input gives nullopt.
     template <class R, class S, class T, class M>
     auto sum(const Query<R, S>& q, M T::*member) {
-        using Out = std::conditional_t<std::is_integral_v<M> && !std::is_same_v<M, bool>, std::int64_t, double>;
+        // A nullable column sums as its values do; a duration sums to the same duration type.
+        using V = typename detail::unwrap_optional<M>::type;
+        using Out = std::conditional_t<
+            family_of<V> == family::duration, V,
+            std::conditional_t<std::is_integral_v<V> && !std::is_same_v<V, bool>, std::int64_t, double>>;
         return aggregate<Out>(q, "sum", column_info(member));
     }
     template <class R, class S, class T, class M>

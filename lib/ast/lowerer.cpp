@@ -50,6 +50,8 @@ void Lowerer::excluded(const ColumnInfo* col) {
 }
 
 void Lowerer::param_bytes(std::string_view s, ValueKind kind) {
+    if (s.size() > UINT32_MAX) [[unlikely]]
+        value_too_large(s.size());
     Value v;
     v.kind = kind;  // the kind from the start: the shape then matches a Writer's
     v.size = static_cast<std::uint32_t>(s.size());
@@ -299,6 +301,10 @@ void Lowerer::replay_refused() {
 }
 
 void ShapeKey::string(std::string_view s) noexcept { shape = mix_step(shape, util::hash_bytes(s)); }
+
+void value_too_large(std::size_t bytes) {
+    throw QueryError("a text or blob value of " + std::to_string(bytes) + " bytes cannot be bound: 4 GiB is the limit");
+}
 
 void Counter::too_many_chars() {
     throw QueryError("a clause's text and blob values exceed 4 GiB");

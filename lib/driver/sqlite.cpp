@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <thread>
 
@@ -70,13 +71,57 @@ std::string unique_index_named(sqlite3* db, const std::string& table, const std:
     return {};
 }
 
-[[noreturn]] void raise(sqlite3* db, int rc, std::string_view sql) {
+// What a connection's statements share: its statement timeout, its busy timeout and its open
+// cursors. Each step of a statement gets `limit` from when it starts (a stream's slow reader is
+// not the statement's fault); SQLite's progress handler interrupts the step once the deadline
+// has passed, and the busy handler stops waiting for a lock then too (it does not run the
+// progress handler while it sleeps).
+struct ConnState {
+    using Clock = std::chrono::steady_clock;
+    Clock::duration limit{};
+    Clock::time_point at{};
+    std::chrono::milliseconds busy_timeout{5000};
+    Clock::time_point busy_since{};
+    int open_cursors = 0;  // streams reading on this connection: each holds a read snapshot
+
+    void arm() noexcept {
+        if (limit.count() > 0) at = Clock::now() + limit;
+    }
+    bool deadline_passed() const noexcept { return limit.count() > 0 && Clock::now() >= at; }
+    static int check(void* self) noexcept { return static_cast<ConnState*>(self)->deadline_passed() ? 1 : 0; }
+    // SQLite's own busy handler's waits, within busy_timeout and the statement's deadline.
+    static int busy(void* self, int count) noexcept {
+        auto& s = *static_cast<ConnState*>(self);
+        const auto now = Clock::now();
+        if (count == 0) s.busy_since = now;
+        auto left = s.busy_timeout - (now - s.busy_since);
+        if (s.limit.count() > 0) left = std::min(left, s.at - now);
+        if (left <= Clock::duration::zero()) return 0;
+        static constexpr int delays_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+        const std::chrono::milliseconds delay(count < 12 ? delays_ms[count] : 100);
+        std::this_thread::sleep_for(std::min<Clock::duration>(delay, left));
+        return 1;
+    }
+};
+
+[[noreturn]] void raise(sqlite3* db, int rc, std::string_view sql, const ConnState* st = nullptr) {
     const int extended = db ? sqlite3_extended_errcode(db) : rc;
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     std::string code = code_name(extended);
     std::string text = message + " (" + code + ") in: " + std::string(sql);
     const int primary = extended & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw DatabaseBusy(text, std::string(sql), code);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+        // The busy handler gave up for the statement's deadline, not for busy_timeout.
+        if (st && st->deadline_passed())
+            throw StatementTimeout("statement timeout reached while waiting for a lock: " + text, std::string(sql), code);
+        // Retrying cannot help while the stream's snapshot is open: say what holds it.
+        if (extended == SQLITE_BUSY_SNAPSHOT && st && st->open_cursors > 0)
+            throw DatabaseError(text + " (a Stream is still open on this connection: it reads one snapshot of the "
+                                       "database, which this connection cannot write past; end the stream first, or "
+                                       "read its rows into a vector)",
+                                std::string(sql), code);
+        throw DatabaseBusy(text, std::string(sql), code);
+    }
     if (primary == SQLITE_READONLY) throw ReadOnlyError(text, std::string(sql), code);
     if (primary == SQLITE_INTERRUPT) throw StatementTimeout(text, std::string(sql), code);
     if (primary == SQLITE_CONSTRAINT) {
@@ -178,29 +223,16 @@ private:
     }
 };
 
-// A connection's statement timeout: each step of a statement gets `limit` from when it starts
-// (a stream's slow reader is not the statement's fault); SQLite's progress handler interrupts
-// the step once the deadline has passed.
-struct StepDeadline {
-    std::chrono::steady_clock::duration limit{};
-    std::chrono::steady_clock::time_point at{};
-    void arm() noexcept {
-        if (limit.count() > 0) at = std::chrono::steady_clock::now() + limit;
-    }
-    static int check(void* self) noexcept {
-        return std::chrono::steady_clock::now() > static_cast<StepDeadline*>(self)->at ? 1 : 0;
-    }
-};
-
 class SqliteStatement final : public core::Statement {
 public:
-    SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql, StepDeadline* deadline)
-        : db_(db), sql_(std::move(sql)), deadline_(deadline) { row_.stmt = stmt; }
+    SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql, ConnState* state)
+        : db_(db), sql_(std::move(sql)), state_(state) { row_.stmt = stmt; }
     ~SqliteStatement() override { sqlite3_finalize(row_.stmt); }
 
     void bind(const std::vector<Value>& params) override {
         sqlite3_stmt* s = row_.stmt;
         sqlite3_reset(s);
+        fresh_ = true;
         if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(s))
             throw QueryError("statement expects " + std::to_string(sqlite3_bind_parameter_count(s)) + " parameters, got " +
                              std::to_string(params.size()) + ": " + sql_);
@@ -234,22 +266,33 @@ public:
                 }
                 case ValueKind::array: throw QueryError("SQLite cannot bind an array parameter: " + sql_);
             }
-            if (rc != SQLITE_OK) raise(db_, rc, sql_);
+            if (rc != SQLITE_OK) raise(db_, rc, sql_, state_);
         }
     }
     bool step() override {
-        deadline_->arm();
+        state_->arm();
+        // sqlite3_changes64 is the last INSERT, UPDATE or DELETE's count: a statement that changed
+        // nothing (a SELECT, DDL) would report its predecessor's. Counted only if something changed.
+        if (fresh_) {
+            fresh_ = false;
+            total_before_ = sqlite3_total_changes64(db_);
+        }
         int rc = sqlite3_step(row_.stmt);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) {
-            changes_ = sqlite3_changes64(db_);
+            changes_ = sqlite3_total_changes64(db_) != total_before_ ? sqlite3_changes64(db_) : 0;
+            fresh_ = true;
             return false;
         }
         sqlite3_reset(row_.stmt);
-        raise(db_, rc, sql_);
+        fresh_ = true;
+        raise(db_, rc, sql_, state_);
     }
     const core::Row& row() const noexcept override { return row_; }
-    void reset() noexcept override { sqlite3_reset(row_.stmt); }
+    void reset() noexcept override {
+        sqlite3_reset(row_.stmt);
+        fresh_ = true;
+    }
     std::int64_t rows_affected() const noexcept override { return changes_; }
 
 private:
@@ -258,18 +301,36 @@ private:
     std::string sql_;
     std::string stamps_;  // bound timestamps' text, one slot per timestamp parameter
     std::int64_t changes_ = 0;
-    StepDeadline* deadline_;
+    std::int64_t total_before_ = 0;  // the connection's total changes when this run began
+    bool fresh_ = true;              // the next step begins a run
+    ConnState* state_;
 };
 
 // A statement of its own, stepped lazily: SQLite never materialises the result.
 class SqliteCursor final : public core::Cursor {
 public:
-    explicit SqliteCursor(std::unique_ptr<core::Statement> st) : st_(std::move(st)) {}
-    bool next() override { return st_->step(); }
+    SqliteCursor(std::unique_ptr<core::Statement> st, ConnState* state) : st_(std::move(st)), state_(state) {
+        ++state_->open_cursors;
+    }
+    ~SqliteCursor() override { --state_->open_cursors; }
+    SqliteCursor(const SqliteCursor&) = delete;
+    SqliteCursor& operator=(const SqliteCursor&) = delete;
+    bool next() override {
+        // A failed step resets the statement: stepping it again would start from the first row.
+        if (failed_) std::rethrow_exception(failed_);
+        try {
+            return st_->step();
+        } catch (...) {
+            failed_ = std::current_exception();
+            throw;
+        }
+    }
     const core::Row& row() const noexcept override { return st_->row(); }
 
 private:
     std::unique_ptr<core::Statement> st_;
+    ConnState* state_;
+    std::exception_ptr failed_;
 };
 
 class SqliteConnection final : public core::Connection {
@@ -288,11 +349,18 @@ public:
         }
         try {
             sqlite3_extended_result_codes(db_, 1);
-            sqlite3_busy_timeout(db_, o.busy_timeout_ms);
+            set_busy_timeout(o.busy_timeout_ms);
             execute("PRAGMA foreign_keys = ON");
             if (path != ":memory:" && !o.read_only) use_wal(o.busy_timeout_ms);
-        } catch (...) {
+        } catch (const Error& e) {
+            // Not a database (or a file SQLite cannot use) shows only at the first statement.
+            const int code = sqlite3_errcode(db_) & 0xff;
             sqlite3_close_v2(db_);  // the destructor does not run for a constructor that throws
+            if (code == SQLITE_NOTADB || code == SQLITE_CANTOPEN || code == SQLITE_CORRUPT)
+                throw ConnectionError("cannot open SQLite database \"" + path + "\": " + e.what());
+            throw;
+        } catch (...) {
+            sqlite3_close_v2(db_);
             throw;
         }
     }
@@ -304,27 +372,37 @@ public:
         const char* tail = nullptr;
         int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
         if (rc != SQLITE_OK) raise(db_, rc, sql);
-        // SQLite would prepare the first statement and ignore the rest: refuse instead.
-        std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
-        if (rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
-            sqlite3_finalize(stmt);
-            throw QueryError("SQL holds more than one statement; run them one at a time: " + std::string(sql));
+        if (!stmt) throw QueryError("no SQL statement (only blanks or comments): \"" + std::string(sql) + "\"");
+        // SQLite would prepare the first statement and ignore the rest: refuse instead. What
+        // follows may still be blanks, semicolons and comments, which prepare to nothing.
+        const char* end = sql.data() + sql.size();
+        while (tail < end && std::string_view(tail, static_cast<std::size_t>(end - tail)).find_first_not_of(" \t\r\n;") !=
+                                 std::string_view::npos) {
+            sqlite3_stmt* more = nullptr;
+            const char* after = nullptr;
+            rc = sqlite3_prepare_v3(db_, tail, static_cast<int>(end - tail), 0, &more, &after);
+            sqlite3_finalize(more);
+            if (rc != SQLITE_OK || more || after == tail) {
+                sqlite3_finalize(stmt);
+                throw QueryError("SQL holds more than one statement; run them one at a time: " + std::string(sql));
+            }
+            tail = after;
         }
-        return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql), &deadline_);
+        return std::make_unique<SqliteStatement>(db_, stmt, std::string(sql), &state_);
     }
     std::unique_ptr<core::Cursor> open_cursor(std::string_view sql, const std::vector<Value>& params, std::uint32_t,
                                               bool) override {
         auto st = prepare(sql);
         st->bind(params);
-        return std::make_unique<SqliteCursor>(std::move(st));
+        return std::make_unique<SqliteCursor>(std::move(st), &state_);
     }
     void execute(std::string_view sql) override {
         std::string text(sql);
         char* err = nullptr;
-        deadline_.arm();
+        state_.arm();
         int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
         sqlite3_free(err);
-        if (rc != SQLITE_OK) raise(db_, rc, sql);
+        if (rc != SQLITE_OK) raise(db_, rc, sql, &state_);
     }
 
     bool in_transaction() const noexcept override { return sqlite3_get_autocommit(db_) == 0; }
@@ -335,9 +413,9 @@ public:
     }
 
     void set_statement_timeout(std::chrono::milliseconds t) override {
-        deadline_.limit = t;
+        state_.limit = t;
         // Checked every 1,000 virtual machine instructions, only while a limit is set.
-        if (t.count() > 0) sqlite3_progress_handler(db_, 1000, &StepDeadline::check, &deadline_);
+        if (t.count() > 0) sqlite3_progress_handler(db_, 1000, &ConnState::check, &state_);
         else sqlite3_progress_handler(db_, 0, nullptr, nullptr);
     }
 
@@ -351,7 +429,7 @@ private:
         const auto deadline = steady_clock::now() + milliseconds(busy_timeout_ms);
         for (;;) {
             const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-            sqlite3_busy_timeout(db_, static_cast<int>(std::max<std::int64_t>(left, 0)));
+            set_busy_timeout(static_cast<int>(std::max<std::int64_t>(left, 0)));
             try {
                 execute("PRAGMA journal_mode = WAL");
                 break;
@@ -360,11 +438,15 @@ private:
                 std::this_thread::sleep_for(milliseconds(1));
             }
         }
-        sqlite3_busy_timeout(db_, busy_timeout_ms);
+        set_busy_timeout(busy_timeout_ms);
+    }
+    void set_busy_timeout(int ms) {
+        state_.busy_timeout = std::chrono::milliseconds(ms);
+        sqlite3_busy_handler(db_, ms > 0 ? &ConnState::busy : nullptr, &state_);
     }
 
     sqlite3* db_ = nullptr;
-    StepDeadline deadline_;
+    ConnState state_;
 };
 
 }  // namespace

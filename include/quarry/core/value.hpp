@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 namespace quarry::core {
 
 enum class ValueKind : std::uint8_t { null, boolean, integer, real, text, blob, timestamp, array };
+
+// Throws QueryError: a text or blob of 4 GiB or more does not fit a Value (its size is 32 bits).
+[[noreturn]] void value_too_large(std::size_t bytes);
 
 // A bound parameter as the renderer hands it out: a 16-byte view. Text, blob and array
 // payloads point into the storage of the query node that owns them, so a Value lives as long
@@ -28,7 +32,15 @@ struct Value {
     static Value real(double x) { Value v; v.kind = ValueKind::real; v.d = x; return v; }
     static Value timestamp(std::int64_t micros) { Value v; v.kind = ValueKind::timestamp; v.i = micros; return v; }
     // Text pointing at `t`'s characters: valid while they are.
-    static Value string(std::string_view t) { Value v; v.kind = ValueKind::text; v.s = t.data(); v.size = static_cast<std::uint32_t>(t.size()); return v; }
+    static Value string(std::string_view t) {
+        if (t.size() > UINT32_MAX) [[unlikely]]
+            value_too_large(t.size());
+        Value v;
+        v.kind = ValueKind::text;
+        v.s = t.data();
+        v.size = static_cast<std::uint32_t>(t.size());
+        return v;
+    }
 
     std::string_view text() const { return {s, size}; }
     friend bool operator==(const Value& a, const Value& b);

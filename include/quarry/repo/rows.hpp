@@ -77,9 +77,17 @@ class Stream : public std::ranges::view_base {  // not view_interface: clang 14 
             if (session) session->end_stream(open);
         }
         void advance() {
-            if (session->next(open)) {
-                current = detail::decode_row<R>(open.cursor->row());
-                return;
+            try {
+                if (session->next(open)) {
+                    current = detail::decode_row<R>(open.cursor->row());
+                    return;
+                }
+            } catch (...) {
+                // A failed step or row ends the stream: its cursor cannot go on from where it
+                // was (SQLite's would start again from the first row), and no stale row remains.
+                current.reset();
+                session->end_stream(open);
+                throw;
             }
             current.reset();
             session->end_stream(open);  // done: release the cursor (and its transaction) early
