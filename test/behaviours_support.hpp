@@ -119,6 +119,13 @@ inline void timestamps_are_set_on_every_write(Repo& repo) {
         CHECK(n.updated_at >= before_update_all);
         CHECK(n.inserted_at < before_update_all);
     }
+    // One instant per write: an upserted new row's two stamps agree, as a soft delete's do.
+    const Note upserted = repo.upsert(note(u.id, "upserted"), &Note::id);
+    CHECK(upserted.updated_at == upserted.inserted_at);
+    repo.remove(upserted);
+    const Note removed = *repo.one_or_none(from<Note>() | with_deleted() | where(col(&Note::id) == upserted.id));
+    REQUIRE(removed.deleted_at.has_value());
+    CHECK(removed.updated_at == *removed.deleted_at);
 }
 
 inline void soft_delete_scopes_every_query(Repo& repo) {

@@ -29,8 +29,9 @@ template <schema T, class... M>
 T Repo::upsert(const T& row, M T::*... target) {
     if constexpr (detail::stamps_inserts<T>) {
         T stamped = row;
-        detail::stamp_insert(stamped, detail::now());
-        detail::stamp_update(stamped, detail::now());
+        const auto t = detail::now();  // one instant: a new row's inserted_at and updated_at agree
+        detail::stamp_insert(stamped, t);
+        detail::stamp_update(stamped, t);
         return upsert_row(stamped, target...);
     } else {
         return upsert_row(row, target...);
@@ -262,9 +263,10 @@ template <class T>
 T Repo::soft_deleted(const T& row, bool deleting) {
     constexpr auto deleted = detail::role_member<T, core::ColumnRole::deleted_at>();
     T changed = row;
-    if (deleting) detail::set_time(changed.*deleted, detail::now(), false);
+    const auto t = detail::now();  // one instant: deleted_at and updated_at agree
+    if (deleting) detail::set_time(changed.*deleted, t, false);
     else (changed.*deleted).reset();
-    detail::stamp_update(changed, detail::now());
+    detail::stamp_update(changed, t);
     return changed;
 }
 
