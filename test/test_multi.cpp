@@ -72,7 +72,7 @@ void check_multi(Repo& repo) {
         CHECK(rows(repo) == std::pair<std::int64_t, std::int64_t>{3, 0});
         CHECK(repo.get<User>(r.get<User>("ada").id)->name == "Ada L.");
         // A wrong type or a missing name is a QueryError naming the step.
-        CHECK_THROWS_AS(r.get<std::string>("ada"), QueryError);
+        CHECK_THROWS_WITH_AS(r.get<int>("ada"), "multi: the result of step \"ada\" is User, not int", QueryError);
         CHECK_THROWS_AS(r.get<User>("nobody"), QueryError);
     }
 

@@ -3,7 +3,11 @@
 // the transaction, then each step in order, the first failure unwinding the transaction.
 #include "quarry/multi.hpp"
 
+#include <cxxabi.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 
 namespace quarry {
 
@@ -21,9 +25,18 @@ void Results::add(std::string name, std::any value) {
     values_.emplace(std::move(name), std::move(value));
 }
 
+namespace {
+// A type's name as C++ spells it ("User", not the mangled "4User").
+std::string readable(const std::type_info& t) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+    return status == 0 && name ? std::string(name.get()) : std::string(t.name());
+}
+}  // namespace
+
 void Results::mismatch(std::string_view name, const std::type_info& held, const std::type_info& wanted) {
-    throw QueryError("multi: the result of step \"" + std::string(name) + "\" is a " +
-                     (held == typeid(void) ? std::string("nothing") : held.name()) + ", not a " + wanted.name());
+    throw QueryError("multi: the result of step \"" + std::string(name) + "\" is " +
+                     (held == typeid(void) ? std::string("nothing") : readable(held)) + ", not " + readable(wanted));
 }
 
 }  // namespace multi
