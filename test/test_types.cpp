@@ -3,6 +3,7 @@
 // round trips through real SQLite database files, including stored values that do not fit.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -83,6 +84,33 @@ struct quarry::value_traits<Label> {
     static void bind(core::Lowerer& l, const Label& s) { l.param_text(s.text); }
     static Label read(const core::Row& r, std::uint32_t i) { return {std::string(r.text(i))}; }
 };
+
+// Binds a temporary: the formatted text is gone when bind returns, so whoever keeps the
+// parameter until the statement runs must keep a copy.
+struct Shout {
+    std::string text;
+};
+template <>
+struct quarry::value_traits<Shout> {
+    static constexpr core::SqlType sql_type = core::SqlType::text;
+    static constexpr family fam = family::text;
+    static constexpr core::ValueKind kind = core::ValueKind::text;
+    static void bind(auto& l, const Shout& s) {
+        std::string upper = s.text;
+        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        l.param_text(upper);
+        upper.assign(upper.size(), '#');  // what a freed buffer might hold by the time it runs
+    }
+    static Shout read(const core::Row& r, std::uint32_t i) { return {std::string(r.text(i))}; }
+};
+struct Poster {
+    std::string code;  // the primary key, a Repo::get argument
+    Label label;       // value_traits written for core::Lowerer& alone
+    Shout shout;
+    Cents price;
+};
+BOOST_HANA_ADAPT_STRUCT(Poster, code, label, shout, price);
+QUARRY_TABLE(Poster, "posters", &Poster::code);
 
 // Binds one parameter on its first call and two on every later one: a bind that is not a pure
 // function of its value. The two-pass build must stop the program with a message on it (that the
@@ -241,6 +269,46 @@ TEST_CASE("a value_traits whose bind takes core::Lowerer& binds in comparisons, 
                          QueryError);
 }
 
+namespace {
+std::string upper(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+}  // namespace
+
+TEST_CASE("the Repo's own writes and get() keep text bound from temporaries, and bind Lowerer&-only value_traits") {
+    TempDb db;
+    Repo repo(db.url);
+    repo.session().connection().execute(
+        "CREATE TABLE posters (code TEXT PRIMARY KEY, label TEXT NOT NULL, shout TEXT NOT NULL, price INTEGER NOT NULL)");
+    // Short texts fit the parameter list's own bytes; these long ones (three of them, 900 bytes
+    // each) do not, and each gets storage of its own.
+    const std::string long_code(900, 'k'), long_label(900, 'l'), long_text(900, 'q');
+    for (const auto& [code, label, text] : {std::tuple{std::string("p1"), std::string("it's"), std::string("sale")},
+                                            std::tuple{long_code, long_label, long_text}}) {
+        CAPTURE(code.size());
+        const Poster stored = repo.insert(Poster{code, Label{label}, Shout{text}, Cents{250}});
+        CHECK(stored.shout.text == upper(text));
+        std::optional<Poster> got = repo.get<Poster>(code);
+        REQUIRE(got);
+        CHECK(got->label.text == label);
+        CHECK(got->shout.text == upper(text));
+        CHECK(got->price.v == 250);
+        got->shout.text = text + "!";
+        got->label.text = label + "?";
+        got->price = Cents{300};
+        repo.update(*got);
+        const Poster updated = repo.get<Poster>(code).value();
+        CHECK(updated.shout.text == upper(text) + "!");
+        CHECK(updated.label.text == label + "?");
+        CHECK(updated.price.v == 300);
+        const Poster upserted = repo.upsert(Poster{code, Label{"again"}, Shout{text}, Cents{1}}, &Poster::code);
+        CHECK(upserted.label.text == "again");
+        repo.remove(upserted);
+        CHECK_FALSE(repo.get<Poster>(code));
+    }
+}
+
 TEST_CASE("a clause with more than 4 GiB of text is refused while counting, before any memory is taken") {
     // The counting pass reads only sizes: these views are never dereferenced.
     const char byte = 'x';
@@ -381,6 +449,9 @@ TEST_CASE("a text or blob of 4 GiB or more is refused, not cut to its size modul
     CHECK_THROWS_WITH_AS(core::Value::string(huge), doctest::Contains("4 GiB is the limit"), QueryError);
     core::Lowerer l{core::Lowerer::ValuesOnly{}};
     CHECK_THROWS_AS(l.param_text(huge), QueryError);
+    core::ParamList values;  // the Repo's own statements' parameters
+    CHECK_THROWS_AS(values.param_blob(huge), QueryError);
+    CHECK(values.size() == 0);
 }
 
 TEST_CASE("SQLite: a stored value the type cannot hold is a DecodeError naming the column") {

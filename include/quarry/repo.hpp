@@ -296,8 +296,8 @@ public:
         constexpr std::size_t n = std::tuple_size_v<decltype(table_traits<T>::primary_key)>;
         static_assert(n > 0, "quarry: get needs a primary key (QUARRY_TABLE(Type, \"name\", &Type::id))");
         static_assert(sizeof...(K) == n, "quarry: get takes one value per primary key column");
-        core::Lowerer values{core::Lowerer::ValuesOnly{}};
-        (value_traits<stored_t<const K&>>::bind(values, key), ...);
+        core::ParamList values;
+        (detail::bind_param<stored_t<const K&>>(values, key), ...);
         std::optional<T> row;
         on(detail::Access::read, [&](core::Session& s) {
             core::StatementRun run(s, fixed(s, detail::fixed_tag<detail::get_tag<T, stored_t<const K&>...>>(), values, [&] {
@@ -528,16 +528,16 @@ private:
     // from the row, and the statement value is built (by `make`) only the first time a session
     // runs that shape. `values` must outlive the run: the statement points into it.
     template <class Make>
-    static core::Statement& fixed(core::Session& s, std::uint64_t tag, const core::Lowerer& values, const Make& make) {
+    static core::Statement& fixed(core::Session& s, std::uint64_t tag, const core::ParamList& values, const Make& make) {
         return s.run_fixed(tag, values, [](const void* m) { return (*static_cast<const Make*>(m))(); }, &make);
     }
     template <class M>
-    static void bind_member(core::Lowerer& l, const M& v) {
-        value_traits<stored_t<const M&>>::bind(l, v);
+    static void bind_member(core::ParamList& l, const M& v) {
+        detail::bind_param<stored_t<const M&>>(l, v);
     }
     // The primary key, and the lock version with optimistic locking: the row as it was read.
     template <class T>
-    static void bind_key(core::Lowerer& l, const T& row) {
+    static void bind_key(core::ParamList& l, const T& row) {
         std::apply([&](auto... pk) { (bind_member(l, row.*pk), ...); }, table_traits<T>::primary_key);
         if constexpr (detail::locked<T>) bind_member(l, row.*lock_member<T>());
     }

@@ -259,6 +259,18 @@ void for_each_column(F&& f) {
 }
 
 template <class T>
+struct schema_table;
+template <class T>
+const schema_table<T>& table_of();
+// As for_each_column, with each column's ColumnInfo (the k-th column is the k-th non-virtual
+// member): no member-to-column lookup per column, for the Repo's per-row writes.
+template <class T, class F>
+void for_each_column_info(F&& f) {
+    const core::ColumnInfo* c = table_of<T>().info.columns.data();
+    for_each_column<T>([&](auto mp, const char*) { f(mp, *c++); });
+}
+
+template <class T>
 struct schema_table : core::SchemaTable {
     schema_table() {
         // Plain data about each member; the compiled core builds the table from it (strings,

@@ -84,8 +84,7 @@ namespace detail {
 // Calls f(member pointer) for each column of T that an insert writes.
 template <class T, class F>
 void for_insert_columns(F&& f) {
-    for_each_column<T>([&](auto mp, const char*) {
-        const core::ColumnInfo& c = column_info(mp);
+    for_each_column_info<T>([&](auto mp, const core::ColumnInfo& c) {
         if (!c.generated && !c.read_only) f(mp);
     });
 }
@@ -322,8 +321,7 @@ namespace detail {
 // database would generate them (an upsert by an id must send the id).
 template <class T, class Members, class F>
 void for_upsert_columns(const Members& target, F&& f) {
-    for_each_column<T>([&](auto mp, const char*) {
-        const core::ColumnInfo& c = column_info(mp);
+    for_each_column_info<T>([&](auto mp, const core::ColumnInfo& c) {
         if ((!c.generated && !c.read_only) || names_column(target, c)) f(mp);
     });
 }

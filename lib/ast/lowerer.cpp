@@ -62,14 +62,6 @@ void Lowerer::param_bytes(std::string_view s, ValueKind kind) {
 
 void Lowerer::param_text(std::string_view s) { param_bytes(s, ValueKind::text); }
 
-void Lowerer::params_into(std::vector<Value>& out) const {
-    for (std::uint32_t i = 0; i < params_.size(); ++i) {
-        Value v = params_[i];
-        if (v.kind == ValueKind::text || v.kind == ValueKind::blob) v.s = chars_.data() + params_[i].i;
-        out.push_back(v);
-    }
-}
-
 void Lowerer::param_blob(std::string_view bytes) {
     param_bytes(bytes, ValueKind::blob);
     key_.blob();

@@ -105,10 +105,9 @@ Statement& Session::run(const Node& statement) {
     return bind(e, params_, false, start);
 }
 
-Statement& Session::run_fixed(std::uint64_t tag, const Lowerer& values, BuildFn build, const void* context) {
+Statement& Session::run_fixed(std::uint64_t tag, const ParamList& values, BuildFn build, const void* context) {
     const auto start = now_if(telemetry_on());
-    params_.clear();
-    values.params_into(params_);
+    params_.assign(values.begin(), values.end());
     // A parameter's kind can change the SQL (and a prepared statement's parameter types), as
     // it does in a shape key: NULL in an optional column is a different statement.
     std::uint64_t key = mix(tag, 0xf1eed);

@@ -20,11 +20,9 @@ std::optional<ConstraintError> locate_foreign_key(core::Session& s, const Change
         bool missing = false;
         for_each_column<T>([&](auto mp, const char*) {
             if (missing || column_info(mp).name != d.columns[0]) return;
-            core::Lowerer values{core::Lowerer::ValuesOnly{}};
-            value_traits<stored_t<decltype(cs.applied().*mp)>>::bind(values, cs.applied().*mp);
-            std::vector<core::Value> bound;
-            values.params_into(bound);
-            missing = reference_missing(s, table_info<T>().name, d.columns[0], bound.at(0));
+            core::ParamList values;
+            bind_param<stored_t<decltype(cs.applied().*mp)>>(values, cs.applied().*mp);
+            missing = reference_missing(s, table_info<T>().name, d.columns[0], values[0]);
         });
         if (missing)
             return ConstraintError(e.kind(), e.constraint(), table_info<T>().name, d.columns, e.what(), e.sql(), e.code());

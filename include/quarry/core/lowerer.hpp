@@ -63,8 +63,8 @@ class Lowerer {
 public:
     // Starts a node. A Lowerer lives on the stack for one clause; several may nest.
     Lowerer() = default;
-    // Collects parameter values only (no ops, no shape): the values of a statement whose shape
-    // is fixed elsewhere (Session::run_fixed). Read them with params_into().
+    // Collects parameter values only (no ops, no shape), to be replayed into another lowerer
+    // (replay_params): how a value_traits written for Lowerer& alone binds anywhere.
     struct ValuesOnly {};
     explicit Lowerer(ValuesOnly) : listing_(true) {}
     ~Lowerer();
@@ -101,9 +101,6 @@ public:
     }
     void param_text(std::string_view s);
     void param_blob(std::string_view bytes);
-    // Appends the parameters bound so far to `out`, text and blob payloads pointing into this
-    // Lowerer: valid while it lives and nothing more is bound (a node is not needed to run them).
-    void params_into(std::vector<Value>& out) const;
     // Binds the parameters bound so far into another lowerer (a Counter or Writer): how a
     // value_traits written for Lowerer& alone still binds through the two-pass build.
     template <class L>

@@ -11,6 +11,7 @@
 
 #include "quarry/core/driver.hpp"
 #include "quarry/core/lowerer.hpp"
+#include "quarry/core/param_list.hpp"
 #include "quarry/core/render.hpp"
 #include "quarry/core/telemetry.hpp"
 
@@ -64,7 +65,7 @@ public:
     // session has not prepared it yet. Nothing is built, hashed or walked on a hit. On a miss the
     // rendered parameters are checked against `values` (a mismatch is a quarry bug: logic_error).
     using BuildFn = NodePtr (*)(const void* context);
-    Statement& run_fixed(std::uint64_t tag, const Lowerer& values, BuildFn build, const void* context);
+    Statement& run_fixed(std::uint64_t tag, const ParamList& values, BuildFn build, const void* context);
     // Raw SQL with `?` placeholders (`??` is a literal question mark), cached by its text.
     Statement& run_sql(std::string_view sql, const std::vector<Value>& params);
     CacheStats cache_stats() const noexcept;

@@ -71,7 +71,7 @@ T Repo::hooked(const T& row, Write&& write) {
 
 template <schema T>
 T Repo::insert_row(const T& row) {
-    core::Lowerer values{core::Lowerer::ValuesOnly{}};
+    core::ParamList values;
     detail::for_insert_columns<T>([&](auto mp) { bind_member(values, row.*mp); });
     std::optional<T> out;
     on(detail::Access::write, [&](core::Session& s) {
@@ -85,7 +85,7 @@ T Repo::insert_row(const T& row) {
 template <schema T, class... M>
 T Repo::upsert_row(const T& row, M T::*... target) {
     static_assert(sizeof...(M) > 0, "quarry: upsert(row, &T::member...) needs the conflict target's columns");
-    core::Lowerer values{core::Lowerer::ValuesOnly{}};
+    core::ParamList values;
     detail::for_upsert_columns<T>(detail::pack<M T::*...>{target...}, [&](auto mp) { bind_member(values, row.*mp); });
     std::uint64_t tag = detail::fixed_tag<detail::upsert_tag<T>>();
     ((tag = core::mix(tag, reinterpret_cast<std::uintptr_t>(&column_info(target)))), ...);
@@ -178,10 +178,10 @@ void Repo::update_row(const T& input, T* written) {
 
 template <schema T>
 void Repo::update_exact(const T& row) {
-    core::Lowerer values{core::Lowerer::ValuesOnly{}};  // SET values, then the key: the order the statement renders them
-    detail::for_each_column<T>([&](auto mp, const char*) {
+    core::ParamList values;  // SET values, then the key: the order the statement renders them
+    detail::for_each_column_info<T>([&](auto mp, const core::ColumnInfo& c) {
         if (detail::is_role<T, core::ColumnRole::lock_version>(mp)) return;
-        if (detail::updatable(column_info(mp))) bind_member(values, row.*mp);
+        if (detail::updatable(c)) bind_member(values, row.*mp);
     });
     if constexpr (detail::locked<T>) bind_member(values, row.*lock_member<T>() + 1);
     bind_key(values, row);
@@ -203,7 +203,7 @@ void Repo::remove_row(const T& row, T* written) {
         }
         return;
     }
-    core::Lowerer values{core::Lowerer::ValuesOnly{}};
+    core::ParamList values;
     bind_key(values, row);
     std::int64_t n = 0;
     on(detail::Access::write, [&](core::Session& s) {
