@@ -354,6 +354,32 @@ TEST_CASE("pool: the Repo runs on a pool from many threads; a transaction holds 
     CHECK(pool.state().in_use == 0);
 }
 
+TEST_CASE("pool: a stream kept past the transaction it was opened in keeps that connection checked out until it is done") {
+    TempDb db("kept-stream");
+    Pool pool(db.url(), {.max_size = 2, .acquire_timeout = 2000ms});
+    Repo repo(pool);
+    for (int i = 0; i < 3; ++i) repo.insert(user(i));
+    auto q = from<User>() | order_by(col(&User::age));
+    // Returned from the transaction's function: the stream shares the transaction's lease.
+    auto returned = repo.transaction([&](Repo& tx) { return tx.stream(q); });
+    CHECK(pool.state().in_use == 1);
+    // Opened through the pooled Repo inside a transaction (it runs on the transaction's session).
+    std::optional<Stream<User>> kept;
+    repo.transaction([&](Repo&) { kept.emplace(repo.stream(q)); });
+    CHECK(pool.state().in_use == 2);
+    std::vector<int> ages;
+    for (const User& u : returned) ages.push_back(u.age);
+    for (const User& u : *kept) ages.push_back(u.age);
+    CHECK(ages == std::vector<int>{0, 1, 2, 0, 1, 2});
+    // A connection comes back when its stream goes, not before: no other thread is handed a
+    // session a stream still reads.
+    { auto done = std::move(returned); }
+    CHECK(pool.state().in_use == 1);
+    kept.reset();
+    CHECK(pool.state().in_use == 0);
+    CHECK(repo.count(from<User>()) == 3);
+}
+
 TEST_CASE("pool: close refuses new acquires and closes returned connections") {
     TempDb db("close");
     Pool pool(db.url(), {.max_size = 2});

@@ -392,6 +392,11 @@ TEST_CASE("PostgreSQL: stream reads through a cursor in batches, outside and ins
         CHECK(r.session().depth() == 1);
     });
     CHECK(repo.session().depth() == 0);
+    // A cursor opened inside a transaction ends with it (it is not WITH HOLD): a stream kept
+    // past the commit says so when read, and the session goes on.
+    auto kept = repo.transaction([&](Repo& r) { return r.stream(q, 3); });
+    CHECK_THROWS_AS(kept.begin(), DatabaseError);
+    CHECK(repo.count(from<User>()) == 25);
 }
 
 TEST_CASE("PostgreSQL: streaming one million rows stays in bounded memory") {

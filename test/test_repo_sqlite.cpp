@@ -641,6 +641,29 @@ TEST_CASE("stream reads rows lazily, stops early cleanly, and works inside and o
     CHECK(got == std::vector<std::string>{"s0", "s1", "s2"});
 }
 
+TEST_CASE("a stream outlives the Repo it came from, and the transaction it was opened in") {
+    TempDb db;
+    auto q = from<User>() | order_by(col(&User::age));
+    auto opened = [&] {
+        Repo repo = canonical(db);
+        for (int i = 0; i < 3; ++i) repo.insert(make_user("o" + std::to_string(i), std::to_string(i) + "@o", i));
+        return repo.stream(q);
+    }();  // the Repo is gone; its session stays until the stream is done with it
+    std::vector<int> ages;
+    for (const User& u : opened) ages.push_back(u.age);
+    CHECK(ages == std::vector<int>{0, 1, 2});
+
+    Repo repo(db.url);
+    auto kept = repo.transaction([&](Repo& tx) {
+        tx.insert(make_user("o3", "3@o", 3));
+        return tx.stream(q);
+    });
+    ages.clear();
+    for (const User& u : kept) ages.push_back(u.age);
+    CHECK(ages == std::vector<int>{0, 1, 2, 3});
+    CHECK(repo.session().depth() == 0);
+}
+
 TEST_CASE("streaming one million rows stays in bounded memory") {
     TempDb db;
     Repo repo = canonical(db);

@@ -93,7 +93,7 @@ public:
     // See core::connect for the connection strings. The statement cache holds this many
     // prepared statements (least recently used ones are finalised first).
     explicit Repo(std::string_view url, std::size_t statement_cache = 256)
-        : owned_(std::make_unique<core::Session>(core::connect(url), statement_cache)), session_(owned_.get()) {}
+        : owned_(std::make_shared<core::Session>(core::connect(url), statement_cache)), session_(owned_.get()), keeper_(owned_) {}
     // On a pool: thread-safe; each call checks a session out for its duration, a transaction
     // holds one until it ends (the Repo its function gets is bound to that session).
     explicit Repo(Pool& pool, RepoOptions options = {}) : pool_(&pool), options_(options) {}
@@ -129,8 +129,9 @@ public:
     // The session for one call: this Repo's own, or one checked out of the pool until the
     // returned value goes (for code beside the Repo that runs core statements).
     detail::SessionUse use() {
-        core::Session* s = current_session();
-        return s ? detail::SessionUse(*s) : detail::SessionUse(pool_->acquire());
+        if (session_) return detail::SessionUse(*session_, keeper_);
+        if (core::Session* held = detail::bound_session(pool_)) return detail::SessionUse(*held, detail::bound_keeper(pool_));
+        return detail::SessionUse(pool_->acquire());
     }
     // Runs f(session) once on the session this call should use: this Repo's own, or (on a pool)
     // one routed by `access`, with the retries of RepoOptions. A read with a `statement` goes to
@@ -171,7 +172,7 @@ public:
     template <class Q>
         requires requires(const Q& q) { q.node(); typename Q::row_type; }
     Stream<typename Q::row_type> stream(const Q& q, std::uint32_t batch = 1000) {
-        return Stream<typename Q::row_type>(session_ ? detail::SessionUse(*session_) : use_for_read(*q.node()), q.node(), batch);
+        return Stream<typename Q::row_type>(session_ ? detail::SessionUse(*session_, keeper_) : use_for_read(*q.node()), q.node(), batch);
     }
 
     // Exactly one row: NoResults when there is none, MultipleResults when there are more.
@@ -474,14 +475,16 @@ private:
     decltype(auto) transaction_once(F& fn, const TxOptions& options) {
         if (session_) return in_transaction(*this, fn, options);
         if (core::Session* held = detail::bound_session(pool_)) {  // inside this thread's transaction: a savepoint
-            Repo bound(*held, *this);
+            Repo bound(*held, *this, detail::bound_keeper(pool_));
             return in_transaction(bound, fn, options);
         }
         // Writer mode: the turn first, so that transactions waiting for it hold no connection.
         auto turn = options.read_only ? Pool::WriteTurn() : pool_->write_turn();
-        Lease lease = pool_->acquire();  // on a pool: one session for the whole transaction
-        detail::TxBinding binding(pool_, lease.session());
-        Repo bound(lease.session(), *this);
+        // On a pool: one session for the whole transaction, and for what it returns that reads
+        // from it (a stream), until that is done too.
+        auto lease = std::make_shared<Lease>(pool_->acquire());
+        detail::TxBinding binding(pool_, lease->session(), lease);
+        Repo bound(lease->session(), *this, lease);
         return in_transaction(bound, fn, options);
     }
     template <class F>
@@ -587,9 +590,11 @@ private:
     }
     static std::vector<Value> params_of(const core::Node& n) { return {n.params().begin(), n.params().end()}; }
 
-    // A Repo bound to one session of `parent`'s pool (inside a pooled transaction).
-    Repo(core::Session& s, const Repo& parent)
-        : session_(&s), pool_(parent.pool_), replicas_(parent.replicas_), options_(parent.options_), written_(parent.written_) {}
+    // A Repo bound to one session of `parent`'s pool (inside a pooled transaction), which
+    // `keeper` keeps checked out.
+    Repo(core::Session& s, const Repo& parent, std::shared_ptr<void> keeper)
+        : session_(&s), keeper_(std::move(keeper)), pool_(parent.pool_), replicas_(parent.replicas_), options_(parent.options_),
+          written_(parent.written_) {}
 
     // The router (lib/repo/routing.cpp): picks the pool (a replica for a plain read), runs f,
     // runs it again after a transient failure where that is safe (RepoOptions).
@@ -603,8 +608,11 @@ private:
     // Read-your-writes: remembers the primary's WAL position after a write or commit on `s`.
     void note_write(core::Session& s) noexcept;
 
-    std::unique_ptr<core::Session> owned_;  // behind a pointer: a Repo moves, a Session does not
+    std::shared_ptr<core::Session> owned_;  // behind a pointer: a Repo moves, a Session does not
     core::Session* session_ = nullptr;      // null for a Repo on a pool, outside transaction()
+    // What keeps session_ alive and checked out: owned_, or a pooled transaction's lease. A
+    // stream shares it, so a stream may outlive the Repo (or the transaction) it came from.
+    std::shared_ptr<void> keeper_;
     Pool* pool_ = nullptr;
     Replicas* replicas_ = nullptr;
     RepoOptions options_{};

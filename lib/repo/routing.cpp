@@ -46,8 +46,8 @@ thread_local detail::TxBinding* innermost_binding = nullptr;
 
 namespace detail {
 
-TxBinding::TxBinding(const Pool* pool, core::Session& session) noexcept
-    : pool_(pool), session_(&session), outer_(innermost_binding) {
+TxBinding::TxBinding(const Pool* pool, core::Session& session, std::shared_ptr<void> keeper) noexcept
+    : pool_(pool), session_(&session), keeper_(std::move(keeper)), outer_(innermost_binding) {
     innermost_binding = this;
 }
 TxBinding::~TxBinding() { innermost_binding = outer_; }
@@ -55,6 +55,12 @@ TxBinding::~TxBinding() { innermost_binding = outer_; }
 core::Session* bound_session(const Pool* pool) noexcept {
     for (const TxBinding* b = innermost_binding; b; b = b->outer_)
         if (b->pool_ == pool) return b->session_;
+    return nullptr;
+}
+
+std::shared_ptr<void> bound_keeper(const Pool* pool) noexcept {
+    for (const TxBinding* b = innermost_binding; b; b = b->outer_)
+        if (b->pool_ == pool) return b->keeper_;
     return nullptr;
 }
 
@@ -124,7 +130,7 @@ void Repo::guarded(core::Session& s, detail::SessionFn f) {
 }
 
 detail::SessionUse Repo::use_for_read(const core::Node& statement) {
-    if (core::Session* held = detail::bound_session(pool_)) return detail::SessionUse(*held);
+    if (core::Session* held = detail::bound_session(pool_)) return detail::SessionUse(*held, detail::bound_keeper(pool_));
     if (replicas_ && only_reads(statement) && !pool_->pinned())
         if (auto pick = replicas_->acquire_read()) {
             try {

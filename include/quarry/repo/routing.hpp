@@ -4,6 +4,7 @@
 // quarry/repo.hpp.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 #include "quarry/core/session.hpp"
@@ -35,30 +36,38 @@ private:
 // that pool made by this thread inside the transaction runs on it (so it is part of the
 // transaction), never on a second connection. Defined in lib/repo/routing.cpp.
 core::Session* bound_session(const Pool* pool) noexcept;
+// What keeps that session checked out (the transaction's lease, shared with the streams opened
+// in it); null outside a transaction.
+std::shared_ptr<void> bound_keeper(const Pool* pool) noexcept;
 class TxBinding {
 public:
-    TxBinding(const Pool* pool, core::Session& session) noexcept;
+    TxBinding(const Pool* pool, core::Session& session, std::shared_ptr<void> keeper) noexcept;
     ~TxBinding();
     TxBinding(const TxBinding&) = delete;
     TxBinding& operator=(const TxBinding&) = delete;
 
 private:
     friend core::Session* bound_session(const Pool* pool) noexcept;
+    friend std::shared_ptr<void> bound_keeper(const Pool* pool) noexcept;
     const Pool* pool_;
     core::Session* session_;
+    std::shared_ptr<void> keeper_;
     TxBinding* outer_;
 };
 
 // The session a Repo call runs on: the Repo's own, or a pool's, checked out for the call.
 class SessionUse {
 public:
-    explicit SessionUse(core::Session& s) noexcept : s_(&s) {}
+    // `keeper` keeps `s` alive and checked out (a Repo's own session, a transaction's lease): a
+    // use (a stream) may outlive the Repo or the transaction it came from.
+    SessionUse(core::Session& s, std::shared_ptr<void> keeper) noexcept : keeper_(std::move(keeper)), s_(&s) {}
     explicit SessionUse(Lease l) noexcept : lease_(std::move(l)), s_(&lease_.session()) {}
     core::Session& operator*() const noexcept { return *s_; }
     core::Session* operator->() const noexcept { return s_; }
 
 private:
     Lease lease_;
+    std::shared_ptr<void> keeper_;
     core::Session* s_;
 };
 
