@@ -664,6 +664,30 @@ TEST_CASE("a stream outlives the Repo it came from, and the transaction it was o
     CHECK(repo.session().depth() == 0);
 }
 
+TEST_CASE("SQLite: a table locked by this connection's own open stream is a DatabaseError, not a transient DatabaseBusy") {
+    TempDb db;
+    Repo repo = canonical(db);
+    for (int i = 0; i < 3; ++i) repo.insert(make_user("l" + std::to_string(i), std::to_string(i) + "@l", i));
+    {
+        auto s = repo.stream(from<User>() | order_by(col(&User::age)));
+        auto it = s.begin();
+        REQUIRE(it != s.end());
+        try {
+            repo.execute_sql("DROP TABLE users");
+            FAIL("the table was dropped under an open stream");
+        } catch (const DatabaseBusy& e) {
+            FAIL("reported as transient: " << std::string(e.what()));
+        } catch (const DatabaseError& e) {
+            CHECK_FALSE(e.is_transient());
+            CHECK(std::string(e.what()).find("open Stream") != std::string::npos);
+        }
+        ++it;
+        CHECK(it->age == 1);  // the stream reads on
+    }
+    CHECK(repo.count(from<User>()) == 3);  // nothing was dropped
+    CHECK_NOTHROW(repo.execute_sql("DROP TABLE users"));  // once the stream is done, it can be
+}
+
 TEST_CASE("streaming one million rows stays in bounded memory") {
     TempDb db;
     Repo repo = canonical(db);

@@ -120,6 +120,11 @@ struct ConnState {
                                        "database, which this connection cannot write past; end the stream first, or "
                                        "read its rows into a vector)",
                                 std::string(sql), code);
+        // Without shared cache, SQLITE_LOCKED is this connection in its own way (DROP TABLE
+        // while one of its statements reads the table): no wait or retry can clear it.
+        if (primary == SQLITE_LOCKED && extended != SQLITE_LOCKED_SHAREDCACHE)
+            throw DatabaseError(text + " (another statement on this connection is still using it: an open Stream?)",
+                                std::string(sql), code);
         throw DatabaseBusy(text, std::string(sql), code);
     }
     if (primary == SQLITE_READONLY) throw ReadOnlyError(text, std::string(sql), code);
