@@ -8,6 +8,8 @@
 #endif
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <regex>
 #include <thread>
 
@@ -81,6 +83,13 @@ TEST_CASE("casting from a string map: every supported type, valid and invalid") 
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "nan")) == "ratio: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "inf")) == "ratio: is invalid (cast)");
         CHECK(only_error(cast_one(&Form::ratio, "ratio", "1,5")) == "ratio: is invalid (cast)");
+        // Beyond a double's range: too large is invalid, too small is read as the nearest double.
+        CHECK(only_error(cast_one(&Form::ratio, "ratio", "1e400")) == "ratio: is invalid (cast)");
+        CHECK(only_error(cast_one(&Form::ratio, "ratio", "-1e400")) == "ratio: is invalid (cast)");
+        CHECK(cast_one(&Form::ratio, "ratio", "1e-400").get_field(&Form::ratio) == 0.0);
+        CHECK(std::signbit(cast_one(&Form::ratio, "ratio", "-1e-400").get_field(&Form::ratio)));
+        CHECK(cast_one(&Form::ratio, "ratio", "2e-320").get_field(&Form::ratio) > 0.0);  // a denormal
+        CHECK(only_error(cast_one(&Form::ratio, "ratio", "1e-400x")) == "ratio: is invalid (cast)");
         CHECK(cast_one(&Form::narrow, "narrow", "1.5").get_field(&Form::narrow) == 1.5f);
         CHECK(only_error(cast_one(&Form::narrow, "narrow", "1e300")) == "narrow: is invalid (cast)");
     }

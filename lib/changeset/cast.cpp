@@ -70,9 +70,21 @@ CastResult cast_real(const Param& p, double& out) noexcept {
         const std::string_view s = trim(p.s);
         if (s.empty()) return CastResult::blank;
         const char* first = s.data() + (s.front() == '+' && s.size() > 1 && s[1] != '-' ? 1 : 0);
-        const auto [end, ec] = std::from_chars(first, s.data() + s.size(), out, std::chars_format::general);
+        const char* last = s.data() + s.size();
+        auto [end, ec] = std::from_chars(first, last, out, std::chars_format::general);
+        if (ec == std::errc::result_out_of_range && end == last) {
+            // Out of a double's range: too large is refused, too small ("1e-400") is the nearest
+            // double (zero, or a denormal), as strtod and JSON parsers read it. A long double has
+            // the range to tell the two apart.
+            long double wide = 0;
+            const auto r = std::from_chars(first, last, wide, std::chars_format::general);
+            if (r.ec == std::errc() && r.ptr == last && std::fabs(wide) < 1) {
+                out = static_cast<double>(wide);
+                ec = std::errc();
+            }
+        }
         // NaN and infinities are not numbers a form means (and SQLite would store NaN as NULL).
-        return ec == std::errc() && end == s.data() + s.size() && std::isfinite(out) ? CastResult::ok : CastResult::invalid;
+        return ec == std::errc() && end == last && std::isfinite(out) ? CastResult::ok : CastResult::invalid;
     }
     default: return CastResult::invalid;
     }
