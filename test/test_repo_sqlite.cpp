@@ -641,6 +641,10 @@ TEST_CASE("stream reads rows lazily, stops early cleanly, and works inside and o
     CHECK(got == std::vector<std::string>{"s0", "s1", "s2"});
 }
 
+// A Repo moves; a copy would share its session, which is not thread-safe.
+static_assert(!std::is_copy_constructible_v<Repo> && !std::is_copy_assignable_v<Repo>);
+static_assert(std::is_move_constructible_v<Repo> && std::is_move_assignable_v<Repo>);
+
 TEST_CASE("a stream outlives the Repo it came from, and the transaction it was opened in") {
     TempDb db;
     auto q = from<User>() | order_by(col(&User::age));

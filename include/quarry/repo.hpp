@@ -97,6 +97,11 @@ public:
     // On a pool: thread-safe; each call checks a session out for its duration, a transaction
     // holds one until it ends (the Repo its function gets is bound to that session).
     explicit Repo(Pool& pool, RepoOptions options = {}) : pool_(&pool), options_(options) {}
+    // Movable, not copyable: a copy would share one session (not thread-safe) without saying so.
+    Repo(Repo&&) = default;
+    Repo& operator=(Repo&&) = default;
+    Repo(const Repo&) = delete;
+    Repo& operator=(const Repo&) = delete;
     // Reads outside a transaction go to `replicas` (a failed replica's to the primary); writes,
     // raw SQL and everything inside a transaction go to `primary`.
     Repo(Pool& primary, Replicas& replicas, RepoOptions options = {})
