@@ -6,6 +6,8 @@
 
 #include <quarry/repo.hpp>
 
+#include <unistd.h>
+
 #include "pg_env.hpp"
 #include "types_support.hpp"
 
@@ -170,4 +172,47 @@ TEST_CASE("PostgreSQL: a stored value the type cannot hold is a DecodeError nami
     // The database refuses malformed values of its own types before quarry sees them.
     CHECK_THROWS_AS(repo.query<uuid>("SELECT ?::uuid", std::string("not-a-uuid")), DatabaseError);
     CHECK_THROWS_AS(repo.query<json>("SELECT ?::jsonb", std::string("{oops")), DatabaseError);
+}
+
+TEST_CASE("PostgreSQL: a session reads and writes as quarry expects whatever the connection string or database sets") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    const double third = 1.0 / 3;
+    const std::string bytes("\x00\xff\\x", 4);
+    const std::int64_t at = 1'700'000'000'123'456;  // 2023-11-14T22:13:20.123456Z
+    {
+        // What a role, a database or PGOPTIONS could set: the decoder must not depend on it.
+        auto c = core::connect(*conninfo +
+                               " options='-c extra_float_digits=0 -c bytea_output=escape -c DateStyle=SQL,DMY "
+                               "-c IntervalStyle=sql_standard -c client_encoding=LATIN1'");
+        auto st = c->prepare("SELECT $1::float8, $2::bytea, $3::timestamptz, length($4::text)");
+        core::Value blob;
+        blob.kind = core::ValueKind::blob;
+        blob.s = bytes.data();
+        blob.size = static_cast<std::uint32_t>(bytes.size());
+        st->bind({core::Value::real(third), blob, core::Value::timestamp(at), core::Value::string("\xc3\xa9")});
+        REQUIRE(st->step());
+        CHECK(st->row().real(0) == third);  // not 0.33333333333333298
+        CHECK(st->row().blob(1) == bytes);
+        CHECK(st->row().timestamp(2) == at);
+        CHECK(st->row().integer(3) == 1);  // "é" is one character, read as UTF-8
+    }
+    // A LATIN1 database: text is converted, and what LATIN1 cannot hold is refused, not garbled.
+    const std::string db = "quarry_latin1_" + std::to_string(::getpid());
+    pqxx::connection admin(*conninfo);
+    pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + db);
+    pqxx::nontransaction(admin).exec("CREATE DATABASE " + db +
+                                     " ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    {
+        auto c = core::connect(*conninfo + " dbname=" + db);
+        auto st = c->prepare("SELECT length($1::text), $1::text");
+        st->bind({core::Value::string("caf\xc3\xa9")});
+        REQUIRE(st->step());
+        CHECK(st->row().integer(0) == 4);
+        CHECK(st->row().text(1) == "caf\xc3\xa9");
+        st->reset();
+        st->bind({core::Value::string("\xe2\x82\xac")});  // the euro sign: not in LATIN1
+        CHECK_THROWS_AS(st->step(), DatabaseError);
+    }
+    pqxx::nontransaction(admin).exec("DROP DATABASE " + db);
 }

@@ -335,7 +335,12 @@ public:
             throw ConnectionError(std::string("PostgreSQL connection lost: ") + e.what());
         }
         PQsetErrorVerbosity(pg_, PQERRORS_DEFAULT);  // the fields come from PQresultErrorField
-        execute("SET TIME ZONE 'UTC'");
+        // The row decoder reads ISO timestamps, hex bytea and exact floats, and every text is
+        // UTF-8: say so, whatever the role, the database or PGOPTIONS would have set. Without
+        // extra_float_digits = 3 a server before 12 (or one told 0) rounds a double; without the
+        // client encoding a LATIN1 database stores UTF-8 bytes as other characters.
+        execute("SET TIME ZONE 'UTC'; SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, MDY'; "
+                "SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'; SET extra_float_digits = 3");
     }
     const core::Dialect& dialect() const noexcept override { return core::postgres(); }
     std::unique_ptr<core::Statement> prepare(std::string_view sql) override;
