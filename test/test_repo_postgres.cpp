@@ -174,6 +174,10 @@ TEST_CASE("PostgreSQL: constraint violations carry kind, constraint, table and c
            "memberships", {"team"});
     expect([&] { c.execute("INSERT INTO memberships VALUES (" + id + ", 'blue', 0)"); }, ConstraintKind::check,
            "score_positive", "memberships", {});
+    // Deleting a parent still referenced: PostgreSQL names the referencing table and, in its
+    // detail, the parent's key ("Key (id)=..."), which is not a column of memberships.
+    expect([&] { c.execute("DELETE FROM users WHERE id = " + id); }, ConstraintKind::foreign_key, "memberships_user_id_fkey",
+           "memberships", {});
     c.execute("INSERT INTO bookings VALUES (1, '[2024-01-01 10:00, 2024-01-01 12:00)')");
     expect([&] { c.execute("INSERT INTO bookings VALUES (2, '[2024-01-01 11:00, 2024-01-01 13:00)')"); },
            ConstraintKind::exclusion, "no_overlap", "bookings", {});
@@ -472,6 +476,29 @@ TEST_CASE("PostgreSQL: a connection lost during COMMIT is InDoubt, not a failure
                     InDoubt);
     CHECK(db.repo.session().depth() == 0);
     CHECK_THROWS_AS(db.repo.count(from<User>()), ConnectionError);  // and it stays broken
+}
+
+TEST_CASE("PostgreSQL: a COMMIT never sent, because the connection was already known lost, is a ConnectionError, not InDoubt") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    const auto pid = db.repo.query<int>("SELECT pg_backend_pid()").at(0);
+    try {
+        db.repo.transaction([&](Repo& r) {
+            r.insert(make_user("A", "a@x"));
+            pqxx::nontransaction(db.scratch.conn()).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ", 5000)");
+            CHECK_THROWS_AS(r.count(from<User>()), ConnectionError);  // seen, and swallowed
+        });
+        FAIL("the transaction cannot have committed");
+    } catch (const InDoubt& e) {
+        FAIL("reported in doubt: " << std::string(e.what()));
+    } catch (const ConnectionError& e) {
+        CHECK(e.not_applied());
+        CHECK(e.is_transient());
+        CHECK(std::string(e.what()).find("COMMIT not sent") != std::string::npos);
+    }
+    CHECK(db.repo.session().depth() == 0);
+    CHECK(pqxx::nontransaction(db.scratch.conn()).exec("SELECT count(*) FROM users")[0][0].as<int>() == 0);
 }
 
 TEST_CASE("PostgreSQL: a failure caught inside a transaction makes its COMMIT an error, never a silent rollback") {

@@ -218,8 +218,13 @@ std::vector<std::string> key_columns(std::string_view detail) {
     auto constraint = [&](ConstraintKind kind) {
         std::vector<std::string> columns;
         if (auto c = field_of(r, PG_DIAG_COLUMN_NAME); !c.empty()) columns.push_back(std::move(c));
-        else if (kind == ConstraintKind::unique || kind == ConstraintKind::foreign_key)
-            columns = key_columns(field_of(r, PG_DIAG_MESSAGE_DETAIL));
+        else if (const std::string detail = field_of(r, PG_DIAG_MESSAGE_DETAIL);
+                 kind == ConstraintKind::unique ||
+                 (kind == ConstraintKind::foreign_key && detail.find("is not present in table") != std::string::npos))
+            // A foreign key's detail names the referencing row's columns only when that row is
+            // the one written; a delete of a referenced row names the parent's key, which is not
+            // a column of the table the error names.
+            columns = key_columns(detail);
         throw ConstraintError(kind, field_of(r, PG_DIAG_CONSTRAINT_NAME), field_of(r, PG_DIAG_TABLE_NAME),
                               std::move(columns), text, std::string(sql), state);
     };

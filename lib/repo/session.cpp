@@ -307,8 +307,15 @@ void Session::commit() {
         try {
             control("COMMIT");
         } catch (const ConnectionError& e) {
-            // The COMMIT may or may not have reached the server and taken effect.
             --depth_;
+            // Never sent (the connection was known to be lost before it): the server ends a
+            // transaction whose session it loses, so nothing of it took effect.
+            if (e.not_applied())
+                throw ConnectionError(std::string("COMMIT not sent: the connection was lost earlier in the transaction, so "
+                                                  "none of it took effect: ") +
+                                          e.what(),
+                                      true);
+            // Otherwise the COMMIT may or may not have reached the server and taken effect.
             throw InDoubt(std::string("the connection broke during COMMIT; whether the transaction took effect is unknown: ") +
                               e.what(),
                           "COMMIT", "08006");
