@@ -46,7 +46,8 @@ TEST_CASE("migrations (SQLite): the table rebuild keeps rows, indexes, triggers 
     auto s = db.open();
     Migrator m(*s, {create_authors(), create_books(), create_tags(), Migration(4, "audit_trigger", [](Plan& p) {
                         p.create_table("audit", [](Table& t) { t.add("msg", type::text()); });
-                        p.execute("CREATE TRIGGER books_audit AFTER INSERT ON books BEGIN INSERT INTO audit VALUES (NEW.title); END",
+                        // "Books": SQLite keeps a trigger's table name as its ON clause spells it.
+                        p.execute("CREATE TRIGGER books_audit AFTER INSERT ON Books BEGIN INSERT INTO audit VALUES (NEW.title); END",
                                   "DROP TRIGGER books_audit");
                     })});
     m.migrate();
@@ -54,7 +55,7 @@ TEST_CASE("migrations (SQLite): the table rebuild keeps rows, indexes, triggers 
     for (int i = 0; i < 500; ++i)
         exec(*s, "INSERT INTO books (author_id, title, isbn) VALUES (1, 'b" + std::to_string(i) + "', '" + std::to_string(i) + "')");
     exec(*s, "INSERT INTO book_tags SELECT id, 'x' FROM books");
-    const auto indexes = rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' ORDER BY name");
+    const auto indexes = rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' COLLATE NOCASE ORDER BY name");
 
     // Rebuild "books" (referenced by book_tags with ON DELETE CASCADE, referencing authors).
     Migrator m2(*s, {create_authors(), create_books(), create_tags(), m.migrations()[3], Migration(5, "retitle", [](Plan& p) {
@@ -67,7 +68,7 @@ TEST_CASE("migrations (SQLite): the table rebuild keeps rows, indexes, triggers 
     CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM books") == "500");
     CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM book_tags") == "500");  // the DROP did not cascade
     CHECK(one(*s, "SELECT title FROM books WHERE id = 7") == "b6");
-    CHECK(rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' ORDER BY name") == indexes);
+    CHECK(rows(*s, "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = 'books' COLLATE NOCASE ORDER BY name") == indexes);
     CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM pragma_foreign_key_list('books')") == "1");
     CHECK(rows(*s, "SELECT * FROM pragma_foreign_key_check").empty());
     CHECK(one(*s, "SELECT CAST(foreign_keys AS TEXT) FROM pragma_foreign_keys") == "1");  // restored
@@ -118,4 +119,21 @@ TEST_CASE("sandbox: what a test writes is rolled back, inner transactions are sa
     s->begin();
     CHECK_THROWS_AS(quarry::testing::Sandbox{*s}, QueryError);
     s->rollback();
+}
+
+TEST_CASE("migrations: the SQLite dump keeps tables named like sqlite's own, leaves out FTS5 shadow tables, and loads back") {
+    LiteDb from("dumpnames"), into("dumpnames2");
+    auto s = from.open();
+    s->connection().execute(
+        "CREATE TABLE sqlitebrowser_notes (id INTEGER PRIMARY KEY, body TEXT);"
+        "CREATE TABLE SQLiteCache (k TEXT PRIMARY KEY, v BLOB);"
+        "CREATE VIRTUAL TABLE docs USING fts5(body)");
+    const std::string dump = dump_schema(*s);
+    CHECK(dump.find("sqlitebrowser_notes") != std::string::npos);
+    CHECK(dump.find("SQLiteCache") != std::string::npos);
+    CHECK(dump.find("docs_config") == std::string::npos);
+    auto t = into.open();
+    REQUIRE_NOTHROW(t->connection().execute(dump));
+    CHECK(dump_schema(*t) == dump);
+    CHECK(list_tables(*t) == list_tables(*s));
 }

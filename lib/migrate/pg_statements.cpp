@@ -65,6 +65,7 @@ std::vector<std::string> pg_statements(std::string_view sql) {
     std::size_t start = 0;
     bool blank = true;     // only whitespace and comments since `start`
     std::string previous;  // the last word, upper case (BEGIN ATOMIC)
+    int depth = 0;         // parentheses open: psql ends a statement only outside them (CREATE RULE ... (a; b))
     auto flush = [&](std::size_t end) {
         if (!blank) {
             std::string_view st = sql.substr(start, end - start);
@@ -77,7 +78,7 @@ std::vector<std::string> pg_statements(std::string_view sql) {
         const char c = sql[i];
         if (std::isspace(static_cast<unsigned char>(c))) { ++i; continue; }
         if (sql.substr(i, 2) == "--" || sql.substr(i, 2) == "/*") { i = skip_comment(sql, i); continue; }
-        if (c == ';') { flush(i); ++i; previous.clear(); continue; }
+        if (c == ';' && depth == 0) { flush(i); ++i; previous.clear(); continue; }
         if (blank) start = i;  // a statement starts at its first word, past the comments before it
         blank = false;
         if (c == '\'') { i = skip_quote(sql, i, '\'', false); continue; }
@@ -104,6 +105,8 @@ std::vector<std::string> pg_statements(std::string_view sql) {
             i = k;
             continue;
         }
+        if (c == '(') ++depth;
+        if (c == ')' && depth > 0) --depth;
         ++i;
     }
     flush(sql.size());

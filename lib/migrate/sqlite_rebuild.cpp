@@ -172,9 +172,10 @@ std::vector<Sql> sqlite_rebuild(const Step& step, core::Session& s) {
         for (const auto& c : copy) cols += (cols.empty() ? "" : ", ") + ddl.ident(c);
         out.push_back({"INSERT INTO " + ddl.ident(scratch) + " (" + cols + ") SELECT " + cols + " FROM " + ddl.ident(table)});
     }
-    // Indexes and triggers go with the old table: remember them first.
+    // Indexes and triggers go with the old table: remember them first. A trigger's tbl_name is
+    // spelled as its ON clause was (SQLite names are case-insensitive), an index's as the table's.
     const auto dependents = query_text(s,
-                                       "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+                                       "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = ? COLLATE NOCASE AND type IN ('index', 'trigger') "
                                        "AND sql IS NOT NULL ORDER BY type, name",
                                        {core::Value::string(table)});
     // AUTOINCREMENT: DROP TABLE forgets the table's sequence; keep the highest id ever given.
