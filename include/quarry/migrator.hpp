@@ -99,8 +99,10 @@ public:
 
     std::vector<MigrationRun> migrate(const MigrateOptions& options = {});
     std::vector<MigrationRun> rollback(const RollbackOptions& options = {});
-    // Rolls back the last `steps` migrations and applies them again.
-    std::vector<MigrationRun> redo(int steps = 1, const MigrationListener& on_event = {});
+    // Rolls back the last `steps` migrations and applies them again (the development loop:
+    // edit a migration, redo it). `allow_edited`: as for rollback; the re-applied migration is
+    // recorded with its new checksum.
+    std::vector<MigrationRun> redo(int steps = 1, const MigrationListener& on_event = {}, bool allow_edited = false);
     // Every known or recorded migration, by version.
     std::vector<MigrationStatus> status();
 

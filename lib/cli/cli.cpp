@@ -181,6 +181,7 @@ int main(int argc, char** argv, std::vector<Migration> given) {
 
     auto* redo = app.add_subcommand("redo", "undo and re-apply the last migrations");
     redo->add_option("--step", o.step, "the last N (default 1)")->check(CLI::Range(1, 1000000));
+    redo->add_flag("--allow-edited", o.allow_edited, "run even though an applied migration was edited (edit, then redo)");
 
     auto* status = app.add_subcommand("status", "list migrations: applied, pending, edited, missing");
     status->add_flag("--check", o.check, "exit 3 if some are pending, 4 if some were edited or are missing");
@@ -270,7 +271,7 @@ int main(int argc, char** argv, std::vector<Migration> given) {
             return ok;
         }
         if (redo->parsed()) {
-            const auto runs = m.redo(o.step.value_or(1), progress(o.verbose));
+            const auto runs = m.redo(o.step.value_or(1), progress(o.verbose), o.allow_edited);
             std::cout << "redone " << runs.size() / 2 << "\n";
             return ok;
         }

@@ -30,6 +30,10 @@ CppType cpp_type(const std::string& declared) {
     if (t == "smallint" || t == "int2") return {"std::int16_t", " = 0", {}};
     if (t == "integer" && declared == "integer") return {"std::int32_t", " = 0", {}};  // PostgreSQL's 4-byte integer
     if (t == "int" || t == "int4") return {"std::int32_t", " = 0", {}};
+    // PostgreSQL types that are not numbers though their names hold "int" (SQLite's rule for
+    // INTEGER affinity, below, would take them): arrays, intervals, ranges, geometry.
+    if (t.ends_with("]") || t.starts_with("interval") || has("range") || t == "point" || t == "tsvector")
+        return {"std::string", "{}", declared + ": read as text"};
     if (has("int")) return {"std::int64_t", " = 0", {}};  // SQLite INTEGER is 64-bit; bigint
     if (has("bool")) return {"bool", " = false", {}};
     if (has("timestamp") || has("datetime")) return {"std::chrono::sys_time<std::chrono::microseconds>", "{}", {}, true};
@@ -43,6 +47,7 @@ CppType cpp_type(const std::string& declared) {
     return {"std::string", "{}", declared + ": read as text"};
 }
 
+// Keywords, and macro names a member cannot take.
 bool cpp_keyword(const std::string& s) {
     static const std::set<std::string> k = {
         "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch", "char",
@@ -53,7 +58,11 @@ bool cpp_keyword(const std::string& s) {
         "or_eq", "private", "protected", "public", "register", "reinterpret_cast", "requires", "return", "short", "signed",
         "sizeof", "static", "static_assert", "static_cast", "struct", "switch", "template", "this", "thread_local", "throw",
         "true", "try", "typedef", "typeid", "typename", "union", "unsigned", "using", "virtual", "void", "volatile",
-        "wchar_t", "while", "xor", "xor_eq"};
+        "wchar_t", "while", "xor", "xor_eq",
+        // Macros of the C and C++ headers a model includes: a member so named would be expanded.
+        "NULL", "EOF", "errno", "assert", "stdin", "stdout", "stderr", "offsetof", "setjmp", "va_arg", "va_start",
+        "va_end", "va_copy", "BUFSIZ", "FILENAME_MAX", "CHAR_BIT", "INT_MAX", "INT_MIN", "RAND_MAX", "EXIT_SUCCESS",
+        "EXIT_FAILURE", "SEEK_SET", "SEEK_CUR", "SEEK_END", "unix", "linux", "major", "minor"};
     return k.count(s) > 0;
 }
 

@@ -215,9 +215,13 @@ std::string new_migration(const std::string& dir, const std::string& name, bool 
 }
 
 std::vector<std::string> new_project(const std::string& name, std::int64_t version) {
-    const fs::path root(name);
-    if (fs::exists(root)) throw MigrationError("\"" + name + "\" already exists");
+    // "myapp/" (as tab completion types it) names the project myapp.
+    fs::path root(name);
+    if (!root.has_filename()) root = root.parent_path();
     const std::string base = root.filename().string();
+    if (base.empty() || base == "." || base == "..")
+        throw MigrationError("\"" + name + "\" does not name a project: give a directory name, e.g. myapp");
+    if (fs::exists(root)) throw MigrationError("\"" + name + "\" already exists");
     auto fill = [&](const char* t) { return replace_all(replace_all(t, "@NAME@", base), "@VERSION@", std::to_string(version)); };
     const std::pair<const char*, const char*> files[] = {
         {"meson.build", project_meson},          {"README.md", project_readme},

@@ -262,7 +262,7 @@ std::vector<MigrationRun> Migrator::rollback(const RollbackOptions& o) {
     return runs;
 }
 
-std::vector<MigrationRun> Migrator::redo(int steps, const MigrationListener& on_event) {
+std::vector<MigrationRun> Migrator::redo(int steps, const MigrationListener& on_event, bool allow_edited) {
     core::Session& s = *session_;
     const Db db = db_of(s.dialect());
     // All or nothing: a re-apply that fails leaves the migrations applied as they were, not
@@ -270,7 +270,7 @@ std::vector<MigrationRun> Migrator::redo(int steps, const MigrationListener& on_
     // one around both halves, unless a migration must run outside a transaction.
     RunLock lock(s, db, lock_timeout_, false);
     const auto rec = recorded();
-    check_edited(rec, false);
+    check_edited(rec, allow_edited);
     RollbackOptions o;
     o.steps = steps;
     auto plan = to_roll_back(rec, o);

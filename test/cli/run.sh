@@ -120,10 +120,18 @@ expect_exit 4 "status --check with an edited migration" -- "$QUARRY" status --ch
 contains "edited" "status names the edited migration"
 expect_exit 1 "migrate refuses to run past an edited migration" -- "$QUARRY" rollback
 contains "edited after they ran" "the error says why"
+# Edit, then redo: the development loop. Refused without the flag, as rollback is.
+echo "ALTER TABLE notes ADD COLUMN tag TEXT DEFAULT 'edited';" > "migrations/$second/up.sql"
+expect_exit 1 "redo refuses an edited migration" -- "$QUARRY" redo
+contains "--allow-edited" "redo's refusal names the flag"
+expect_exit 0 "redo --allow-edited" -- "$QUARRY" redo --allow-edited
+contains "add_tag: migrated in" "the edited migration is applied again"
+expect_exit 0 "status --check once the edited migration was redone (its new checksum recorded)" -- "$QUARRY" status --check
 echo 'ALTER TABLE notes ADD COLUMN tag TEXT;' > "migrations/$second/up.sql"
-expect_exit 0 "redo" -- "$QUARRY" redo
+expect_exit 0 "redo of the migration edited back" -- "$QUARRY" redo --allow-edited
 contains "add_tag: rolled back in" "redo rolls back"
 contains "add_tag: migrated in" "and migrates again"
+expect_exit 0 "redo without edits" -- "$QUARRY" redo
 expect_exit 0 "rollback" -- "$QUARRY" rollback
 contains "rolled back 1" "rollback summary"
 expect_exit 3 "one pending after rollback" -- "$QUARRY" status --check
@@ -178,6 +186,9 @@ for f in meson.build src/schema.hpp src/migrations.cpp src/main.cpp src/db.cpp t
   [[ -f "shop/$f" ]] || fail "new project wrote no shop/$f"
 done
 expect_exit 1 "new project over an existing directory" -- "$QUARRY" new project shop
+expect_exit 0 "new project with a trailing slash" -- "$QUARRY" new project depot/
+grep -q "project('depot'" depot/meson.build || fail "new project depot/ names the project depot"
+expect_exit 1 "new project without a name" -- "$QUARRY" new project ./
 
 # ---- PostgreSQL: migrate, status, gen model with PostgreSQL's types ----------------------------
 if [[ -n "${QUARRY_TEST_PG:-}" ]] && command -v psql > /dev/null; then
@@ -206,6 +217,15 @@ SQL
   contains "create_gadgets: migrated in" "PostgreSQL progress line"
   expect_exit 0 "PostgreSQL status --check" -- "$QUARRY" -d "$PG" -m pgmig status --check
   expect_exit 0 "PostgreSQL gen model" -- "$QUARRY" -d "$PG" -m pgmig gen model --table gadgets -o gadget.hpp
+  # Types whose names hold "int" but are not integers, and columns named like C macros.
+  psql -q "$PG" -c 'CREATE TABLE ev (id bigint PRIMARY KEY, dur interval NOT NULL, at point NOT NULL, ids integer[] NOT NULL, r int4range, "errno" integer, "NULL" text)' \
+    || fail "cannot create ev"
+  expect_exit 0 "PostgreSQL gen model of odd types" -- "$QUARRY" -d "$PG" -m pgmig gen model --table ev
+  for member in "std::string dur" "std::string at" "std::string ids" "std::optional<std::string> r" \
+                "std::optional<std::int32_t> errno_" "std::optional<std::string> NULL_"; do
+    contains "$member" "gen model maps ev's columns"
+  done
+  psql -q "$PG" -c 'DROP TABLE ev' || true
   cat > pgtrip.cpp <<'CPP'
 #include <cstdio>
 #include <quarry/repo.hpp>
