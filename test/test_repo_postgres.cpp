@@ -464,6 +464,29 @@ TEST_CASE("PostgreSQL: a connection killed by the server stays broken and says s
     }
 }
 
+TEST_CASE("PostgreSQL: a connection refused for good (no such database or role) is not transient; a pool says so at once") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    for (const char* bad : {" dbname=quarry_no_such_db", " user=quarry_no_such_role"}) {
+        CAPTURE(bad);
+        try {
+            core::connect(*conninfo + bad);
+            FAIL("connected");
+        } catch (const ConnectionRefused& e) {
+            CHECK_FALSE(e.is_transient());
+            CHECK(std::string(e.what()).find("does not exist") != std::string::npos);
+        }
+        CHECK_THROWS_AS(Pool(*conninfo + bad, PoolOptions{.min_size = 0, .max_size = 2}), ConnectionRefused);
+    }
+    // A server that is not there at all may come back: that stays transient.
+    try {
+        core::connect("host=127.0.0.1 port=1 connect_timeout=2 dbname=x");
+        FAIL("connected to port 1");
+    } catch (const ConnectionError& e) {
+        CHECK(e.is_transient());
+    }
+}
+
 TEST_CASE("PostgreSQL: a connection lost during COMMIT is InDoubt, not a failure the caller may retry blindly") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

@@ -163,6 +163,15 @@ public:
     bool is_transient() const noexcept override { return false; }
 };
 
+// The database answered and refused the connection for a reason waiting cannot fix: no such
+// database or role, failed authentication, no pg_hba.conf entry. Not transient: pools and
+// retries give it to the caller at once.
+class ConnectionRefused : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+    bool is_transient() const noexcept override { return false; }
+};
+
 // A value read from the database does not fit the C++ type it maps to (NULL into a
 // non-optional, text into an integer, an out-of-range integer). Names the column.
 class DecodeError : public Error {

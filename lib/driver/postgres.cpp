@@ -324,7 +324,14 @@ public:
         try {
             conn_.emplace(conninfo);
         } catch (const pqxx::broken_connection& e) {
-            throw ConnectionError(std::string("cannot connect to PostgreSQL: ") + e.what());
+            const std::string what = e.what();
+            // libpq gives no SQLSTATE for a refused connection: the server's message says why
+            // (in English unless the server is set to another language; then it stays transient).
+            for (const char* permanent : {"does not exist", "authentication failed", "no pg_hba.conf entry",
+                                          "not permitted to log in", "permission denied for database"})
+                if (what.find(permanent) != std::string::npos)
+                    throw ConnectionRefused("PostgreSQL refused the connection: " + what);
+            throw ConnectionError("cannot connect to PostgreSQL: " + what);
         } catch (const std::exception& e) {  // libpq rejects a malformed connection string here
             throw InvalidUrl(std::string("invalid PostgreSQL connection string: ") + e.what());
         }
