@@ -137,3 +137,36 @@ TEST_CASE("migrations: the SQLite dump keeps tables named like sqlite's own, lea
     CHECK(dump_schema(*t) == dump);
     CHECK(list_tables(*t) == list_tables(*s));
 }
+
+TEST_CASE("migrations (SQLite): modify keeps a primary key NOT NULL and an INTEGER PRIMARY KEY the rowid") {
+    LiteDb db("modifykey");
+    auto s = db.open();
+    Migrator m(*s, {Migration(1, "tables", [](Plan& p) {
+                       p.create_table("pairs", [](Table& t) {
+                           t.add("a", type::string(10));
+                           t.add("b", type::string(10));
+                           t.primary_key({"a", "b"});
+                       });
+                       p.create_table("things", [](Table& t) {
+                           t.id();
+                           t.add("v", type::text());
+                       });
+                   }),
+                   Migration(2, "modify", [](Plan& p) {
+                       p.alter_table("pairs", [](Alter& a) { a.modify("a", type::string(20), true); });
+                       p.alter_table("things", [](Alter& a) { a.modify("id", type::bigint(), false); });
+                   })});
+    m.migrate();
+    // A column of the table's primary key stays NOT NULL, whatever modify says.
+    CHECK_THROWS_AS(exec(*s, "INSERT INTO pairs VALUES (NULL, 'x')"), ConstraintError);
+    // Still the rowid: SQLite fills it in.
+    exec(*s, "INSERT INTO things (v) VALUES ('a'), ('b')");
+    CHECK(one(*s, "SELECT group_concat(id) FROM things") == "1,2");
+    // A rowid cannot become text: refused, and nothing changes.
+    Migrator text(*s, {m.migrations()[0], m.migrations()[1], Migration(3, "to_text", [](Plan& p) {
+                                                                 p.alter_table("things", [](Alter& a) { a.modify("id", type::text(), false); });
+                                                             })});
+    CHECK_THROWS_WITH_AS(text.migrate(), doctest::Contains("rowid"), MigrationError);
+    exec(*s, "INSERT INTO things (v) VALUES ('c')");
+    CHECK(one(*s, "SELECT group_concat(id) FROM things") == "1,2,3");
+}

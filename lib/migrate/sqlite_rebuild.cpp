@@ -42,18 +42,41 @@ std::vector<Item>::iterator find_column(ParsedTable& p, const std::string& table
     return it;
 }
 
+// Whether a table-level PRIMARY KEY constraint names `column`.
+bool in_table_key(const ParsedTable& p, const std::string& column) {
+    for (const auto& i : p.items) {
+        if (!i.is_constraint) continue;
+        const std::string u = upper(i.text);
+        const auto key = u.find("PRIMARY KEY");
+        if (key == std::string::npos || key > u.find('(')) continue;
+        for (const auto& c : constraint_columns(i.text))
+            if (same_name(c, column)) return true;
+    }
+    return false;
+}
+
 // The column rewritten with a new type, nullability and default, keeping its other clauses
-// (PRIMARY KEY, UNIQUE, CHECK, REFERENCES, COLLATE) as written.
-std::string modified_column(const Ddl& ddl, const Item& old, const Column& c) {
+// (PRIMARY KEY, UNIQUE, CHECK, REFERENCES, COLLATE) as written. A primary key column stays NOT
+// NULL whatever the column says; an INTEGER PRIMARY KEY (the rowid, which SQLite fills in) keeps
+// that exact type name when the new type is an integer, and cannot become anything else.
+std::string modified_column(const Ddl& ddl, const std::string& table, const Item& old, const Column& c, bool table_key) {
     const auto parts = split_column(old.text);
-    std::string s = ddl.ident(c.name) + " " + ddl.type(c.type);
-    bool pk = false;
+    bool pk = table_key;
+    for (const auto& cl : parts.clauses) pk = pk || cl.keyword == "PRIMARY";
+    std::string type = ddl.type(c.type);
+    const bool rowid = upper(parts.type) == "INTEGER" && !table_key && pk;
+    if (rowid && upper(type) != "INTEGER") {
+        if (upper(type).find("INT") == std::string::npos)
+            throw MigrationError("modify \"" + table + "\".\"" + c.name + "\": an INTEGER PRIMARY KEY is the table's rowid, "
+                                 "which SQLite fills in; as " + type + " it would no longer be");
+        type = "INTEGER";
+    }
+    std::string s = ddl.ident(c.name) + " " + type;
     for (const auto& cl : parts.clauses) {
         if (cl.keyword == "NOT" || cl.keyword == "NULL" || cl.keyword == "DEFAULT") continue;
-        pk = pk || cl.keyword == "PRIMARY";
         s += " " + cl.text;
     }
-    if (!c.nullable && !pk) s += " NOT NULL";
+    if ((!c.nullable || pk) && !rowid) s += " NOT NULL";
     if (c.default_value) s += " DEFAULT " + ddl.default_expr(*c.default_value, c.type);
     return s;
 }
@@ -133,7 +156,7 @@ std::vector<Sql> sqlite_rebuild(const Step& step, core::Session& s) {
     } else if (const auto* m = std::get_if<ModifyColumn>(&step)) {
         load(m->table);
         auto col = find_column(e.table, m->table, m->column.name);
-        col->text = modified_column(ddl, *col, m->column);
+        col->text = modified_column(ddl, m->table, *col, m->column, in_table_key(e.table, m->column.name));
     } else if (const auto* ac = std::get_if<AddConstraint>(&step)) {
         load(ac->table);
         if (std::any_of(e.table.items.begin(), e.table.items.end(),
