@@ -170,3 +170,24 @@ TEST_CASE("migrations (SQLite): modify keeps a primary key NOT NULL and an INTEG
     exec(*s, "INSERT INTO things (v) VALUES ('c')");
     CHECK(one(*s, "SELECT group_concat(id) FROM things") == "1,2,3");
 }
+
+TEST_CASE("migrations (SQLite): removing an indexed column (a rebuild) that a view or trigger uses is refused, as DROP COLUMN is") {
+    LiteDb db("removeused");
+    auto s = db.open();
+    exec(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT); CREATE INDEX t_a ON t (a); CREATE INDEX t_b ON t (b);"
+             "CREATE VIEW v AS SELECT id, a FROM t; CREATE TABLE log (m TEXT);"
+             "CREATE TRIGGER tr AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (NEW.b); END");
+    auto remove = [&](int version, const char* column) {
+        Migrator m(*s, {Migration(version, std::string("remove_") + column, [column](Plan& p) {
+                           p.alter_table("t", [column](Alter& a) { a.remove(column); });
+                       })});
+        return m.migrate();
+    };
+    CHECK_THROWS_WITH_AS(remove(1, "a"), doctest::Contains("view \"v\" uses it"), MigrationError);
+    CHECK_THROWS_WITH_AS(remove(2, "b"), doctest::Contains("trigger \"tr\" uses it"), MigrationError);
+    exec(*s, "INSERT INTO t (a, b) VALUES ('x', 'y')");
+    CHECK(one(*s, "SELECT a FROM v") == "x");  // nothing changed
+    exec(*s, "DROP VIEW v");
+    CHECK_NOTHROW(remove(3, "a"));
+    CHECK(one(*s, "SELECT CAST(count(*) AS TEXT) FROM pragma_table_info('t') WHERE name = 'a'") == "0");
+}

@@ -114,6 +114,17 @@ void remove_column(Edit& e, core::Session& s, const std::string& table, const st
         const std::string& sql = *r[1];
         if (mentions(from_first_group(sql), name)) e.dropped_indexes.insert(upper(*r[0]));
     }
+    // SQLite's own DROP COLUMN refuses a column that a view or trigger uses; the rebuild would
+    // recreate them from their text, to fail at their next use. Refused the same way (a view or
+    // trigger naming another table's column of that name is refused too: drop or change it first).
+    for (const auto& r : query_text(s, "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') "
+                                       "AND sql IS NOT NULL ORDER BY name")) {
+        const std::string& sql = *r[3];
+        const bool on_table = (*r[0] == "trigger" && same_name(*r[2], table)) || mentions(sql, table);
+        if (on_table && mentions(sql, name))
+            throw MigrationError("cannot remove column \"" + name + "\" of \"" + table + "\": " + *r[0] + " \"" + *r[1] +
+                                 "\" uses it (drop or change the " + *r[0] + " first)");
+    }
     e.removed_column = name;
 }
 
