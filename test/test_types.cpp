@@ -284,8 +284,12 @@ TEST_CASE("the Repo's own writes and get() keep text bound from temporaries, and
     // Short texts fit the parameter list's own bytes; these long ones (three of them, 900 bytes
     // each) do not, and each gets storage of its own.
     const std::string long_code(900, 'k'), long_label(900, 'l'), long_text(900, 'q');
-    for (const auto& [code, label, text] : {std::tuple{std::string("p1"), std::string("it's"), std::string("sale")},
-                                            std::tuple{long_code, long_label, long_text}}) {
+    for (const auto& case_ : {std::tuple{std::string("p1"), std::string("it's"), std::string("sale")},
+                              std::tuple{long_code, long_label, long_text}}) {
+        // Not a structured binding: clang 14 cannot capture one (CAPTURE is a lambda).
+        const std::string& code = std::get<0>(case_);
+        const std::string& label = std::get<1>(case_);
+        const std::string& text = std::get<2>(case_);
         CAPTURE(code.size());
         const Poster stored = repo.insert(Poster{code, Label{label}, Shout{text}, Cents{250}});
         CHECK(stored.shout.text == upper(text));
