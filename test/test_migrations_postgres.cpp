@@ -214,3 +214,25 @@ TEST_CASE("migrations (PostgreSQL): a dump loads into an empty schema and dumps 
     REQUIRE_NOTHROW(t->connection().execute(dump));
     CHECK(dump_schema(*t) == dump);
 }
+
+TEST_CASE("migrations (PostgreSQL): modify keeps a column's collation, up and down") {
+    auto c = test_pg_conninfo();
+    if (!c) return;
+    PgDb db(*c);
+    auto s = db.open();
+    exec(*s, "CREATE TABLE coded (code text COLLATE \"C\" NOT NULL, n integer)");
+    const auto collation = [&] {
+        return one(*s, "SELECT collation_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                       "AND table_name = 'coded' AND column_name = 'code'");
+    };
+    Migrator m(*s, {Migration(1, "widen", [](Plan& p) {
+                   p.alter_table("coded", [](Alter& a) {
+                       a.modify("code", type::string(20), false, {}, Column("code", type::text(), false));
+                       a.modify("n", type::bigint(), true, {}, Column("n", type::integer(), true));  // no collation to keep
+                   });
+               })});
+    m.migrate();
+    CHECK(collation() == "C");
+    m.rollback();
+    CHECK(collation() == "C");
+}

@@ -487,6 +487,22 @@ TEST_CASE("PostgreSQL: a connection refused for good (no such database or role) 
     }
 }
 
+TEST_CASE("PostgreSQL: COPY is refused before it is sent, so it changes nothing") {
+    auto conninfo = test_pg_conninfo();
+    if (!conninfo) return;
+    PgRepo db(*conninfo, canonical_schema_postgres);
+    Repo& repo = db.repo;
+    repo.insert(make_user("A", "a@x"));
+    for (const char* sql : {"COPY (DELETE FROM users RETURNING id) TO STDOUT", "/* a /* nested */ comment */ copy users TO STDOUT",
+                            "-- a comment\n  Copy (DELETE FROM users RETURNING id) TO STDOUT"}) {
+        CAPTURE(sql);
+        CHECK_THROWS_AS(repo.execute_sql(sql), UnsupportedFeature);
+        CHECK_THROWS_AS(repo.session().connection().execute(sql), UnsupportedFeature);
+        CHECK(repo.count(from<User>()) == 1);
+    }
+    CHECK(repo.query<std::string>("SELECT 'COPY' AS copy_").at(0) == "COPY");  // only the statement's first word counts
+}
+
 TEST_CASE("PostgreSQL: a connection lost during COMMIT is InDoubt, not a failure the caller may retry blindly") {
     auto conninfo = test_pg_conninfo();
     if (!conninfo) return;

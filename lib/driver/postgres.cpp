@@ -200,6 +200,36 @@ std::vector<std::string> key_columns(std::string_view detail) {
     }
 }
 
+// Whether the statement's first word, past blanks and comments, is COPY. The server runs a COPY
+// before quarry sees its result (and in autocommit commits it): it is refused before it is sent.
+bool is_copy(std::string_view sql) noexcept {
+    std::size_t i = 0;
+    for (;;) {
+        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+        if (sql.substr(i, 2) == "--") {
+            i = sql.find('\n', i);
+            if (i == std::string_view::npos) return false;
+        } else if (sql.substr(i, 2) == "/*") {
+            int depth = 0;  // PostgreSQL's block comments nest
+            do {
+                if (sql.substr(i, 2) == "/*") ++depth, i += 2;
+                else if (sql.substr(i, 2) == "*/") --depth, i += 2;
+                else ++i;
+            } while (depth > 0 && i < sql.size());
+        } else {
+            break;
+        }
+    }
+    if (sql.size() - i < 4) return false;
+    for (std::size_t k = 0; k < 4; ++k)
+        if (std::toupper(static_cast<unsigned char>(sql[i + k])) != "COPY"[k]) return false;
+    return i + 4 == sql.size() || !(std::isalnum(static_cast<unsigned char>(sql[i + 4])) || sql[i + 4] == '_');
+}
+
+[[noreturn]] void refuse_copy(std::string_view sql) {
+    throw UnsupportedFeature("postgres", "COPY through quarry (use libpq directly for bulk copies): " + std::string(sql));
+}
+
 [[noreturn]] void raise(PGconn* conn, const PGresult* r, std::string_view sql) {
     std::string message = r ? PQresultErrorMessage(r) : "";
     if (message.empty()) message = PQerrorMessage(conn);
@@ -357,6 +387,7 @@ public:
     const core::Dialect& dialect() const noexcept override { return core::postgres(); }
     std::unique_ptr<core::Statement> prepare(std::string_view sql) override;
     void execute(std::string_view sql) override {
+        if (is_copy(sql)) refuse_copy(sql);
         std::string text(sql);
         if (text == "COMMIT" && PQtransactionStatus(pg_) == PQTRANS_INERROR) {
             // PostgreSQL would answer this COMMIT with ROLLBACK and no error: the caller would
@@ -531,6 +562,7 @@ private:
 };
 
 std::unique_ptr<core::Statement> PgConnection::prepare(std::string_view sql) {
+    if (is_copy(sql)) refuse_copy(sql);
     std::string text(sql);
     if (pooler_) return std::make_unique<PgStatement>(*this, std::string(), std::move(text));
     std::string name = next_name("quarry_");

@@ -261,17 +261,23 @@ struct Render {
         // What the live column is, when known: a key column stays NOT NULL (as on SQLite), an
         // identity column has no default to drop, a column without a default needs no DROP.
         bool in_key = false, identity = false, has_default = true;
+        std::string collate;  // a collation other than the type's default, kept when the new type has collations
         if (live) {
             const auto r = query_text(*live,
                                       "SELECT CAST(a.attidentity <> '' AS text), CAST(a.atthasdef AS text), "
                                       "CAST(EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
-                                      "AND a.attnum = ANY (i.indkey)) AS text) FROM pg_attribute a "
+                                      "AND a.attnum = ANY (i.indkey)) AS text), "
+                                      "(SELECT quote_ident(co.collname) FROM pg_collation co JOIN pg_type ty ON ty.oid = a.atttypid "
+                                      " WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation "
+                                      " AND (SELECT nt.typcollation <> 0 FROM pg_type nt WHERE nt.oid = to_regtype(?))) "
+                                      "FROM pg_attribute a "
                                       "WHERE a.attrelid = to_regclass(quote_ident(?)) AND a.attname = ? AND NOT a.attisdropped",
-                                      {core::Value::string(s.table), core::Value::string(c.name)});
+                                      {core::Value::string(t), core::Value::string(s.table), core::Value::string(c.name)});
             if (r.empty()) throw MigrationError("table \"" + s.table + "\" has no column \"" + c.name + "\"");
             identity = r[0][0] == "true";
             has_default = r[0][1] == "true";
             in_key = r[0][2] == "true";
+            if (r[0][3]) collate = " COLLATE " + *r[0][3];
         }
         if (c.default_value && identity)
             throw MigrationError("column \"" + c.name + "\" is an identity column: it cannot have a default");
@@ -279,7 +285,7 @@ struct Render {
         // The old default goes first: the type change would cast it, and fails when it cannot
         // ('0' of a text column that becomes an integer).
         if (has_default && !identity) sql += "ALTER COLUMN " + ddl.ident(c.name) + " DROP DEFAULT, ";
-        sql += "ALTER COLUMN " + ddl.ident(c.name) + " TYPE " + t + " USING " + ddl.ident(c.name) + "::" + t;
+        sql += "ALTER COLUMN " + ddl.ident(c.name) + " TYPE " + t + collate + " USING " + ddl.ident(c.name) + "::" + t;
         if (!c.nullable && !in_key) sql += col + "SET NOT NULL";
         if (c.nullable && !in_key) sql += col + "DROP NOT NULL";
         if (c.default_value) sql += col + "SET DEFAULT " + ddl.default_expr(*c.default_value, c.type);
